@@ -1,0 +1,3 @@
+//! `ferry`: the command-line tool.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Bounded reads of one unit from the front of the input.

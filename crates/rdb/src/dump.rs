@@ -1,0 +1,1 @@
+//! DUMP/RESTORE payloads: value bytes, 2-byte RDB version, CRC64.

@@ -1,0 +1,1 @@
+//! Compact encodings decoded from one bounded blob.

@@ -1,0 +1,1 @@
+//! LZF decompression with exact output lengths and caps.
