@@ -209,9 +209,9 @@ impl Encoding {
             | Encoding::HashMetadata
             | Encoding::HashListpackEx
             | Encoding::ValkeyHash2 => Kind::Hash,
-            Encoding::StreamListpacks
-            | Encoding::StreamListpacks2
-            | Encoding::StreamListpacks3 => Kind::Stream,
+            Encoding::StreamListpacks | Encoding::StreamListpacks2 | Encoding::StreamListpacks3 => {
+                Kind::Stream
+            }
             Encoding::ModulePreGa | Encoding::Module2 => Kind::Module,
         }
     }

@@ -44,8 +44,8 @@ mod reader;
 pub use decoder::{Config, Decoder};
 pub use error::{Error, ErrorKind, ReadError};
 pub use item::{
-    Encoding, Function, Header, Item, KeyHeader, Kind, Magic, ModuleAux, ModuleType,
-    PreGaFunction, StreamConsumer, StreamEntry, StreamGroup, StreamId, StreamMeta, StreamNack,
+    Encoding, Function, Header, Item, KeyHeader, Kind, Magic, ModuleAux, ModuleType, PreGaFunction,
+    StreamConsumer, StreamEntry, StreamGroup, StreamId, StreamMeta, StreamNack,
 };
 pub use reader::Reader;
 
