@@ -46,14 +46,6 @@ pub(crate) enum StrRef {
 }
 
 impl StrRef {
-    /// Length of the string once decoded.
-    pub(crate) fn decoded_len(&self) -> usize {
-        match *self {
-            StrRef::Raw { len, .. } | StrRef::Lzf { len, .. } => len,
-            StrRef::Int(v) => itoa::Buffer::new().format(v).len(),
-        }
-    }
-
     /// Materializes the string from the unit it was parsed from. `base` is the
     /// unit's offset in the stream, for errors.
     pub(crate) fn bytes(&self, unit: &Bytes) -> Result<Bytes, ErrorKind> {

@@ -100,7 +100,6 @@ enum Src {
 enum After {
     End,
     Quicklist { left: u64, v2: bool },
-    StreamListpacks { left: u64 },
 }
 
 #[derive(Debug)]
@@ -131,8 +130,13 @@ enum ElemKind {
     /// Sorted set with binary scores (type 5).
     ZSetBinary,
     Hash,
-    /// Hash with a TTL before each field (Valkey type 22, pre-GA 22, GA 24).
-    HashTtl,
+    /// Hash with a TTL length before each field: absolute ms (pre-GA 22), or
+    /// relative to a minimum as `expire - min + 1` (GA 24, `min` given); 0 is none.
+    HashTtl {
+        min: Option<u64>,
+    },
+    /// Valkey's type 22: field, value, then an 8-byte expire time (-1 is none).
+    ValkeyHash,
 }
 
 #[derive(Debug)]
@@ -176,6 +180,9 @@ enum Val {
         groups_left: u64,
     },
     Module,
+    ModuleLens {
+        left: u64,
+    },
     End,
 }
 
@@ -279,11 +286,22 @@ struct KeyUnit {
 /// The head of a value, read together with the key.
 enum Head {
     Str(Len),
-    StrLzf { clen: u64, len: u64 },
+    StrLzf {
+        clen: u64,
+        len: u64,
+    },
     StrInt(i64),
     Count(u64),
     Blob(Option<StrRef>),
     Module(u64),
+    /// Minimal field expire time and field count (hash_metadata).
+    HashMin(u64, u64),
+    /// A pre-GA module value made of `count` RDB lengths, starting at `payload_at`.
+    ModuleLens {
+        id: u64,
+        count: u64,
+        payload_at: usize,
+    },
 }
 
 impl Decoder {
@@ -692,15 +710,29 @@ impl Decoder {
                 }
             }
             E::HashMetadata => {
-                c.u64_le()?;
-                Head::Count(c.len("length")?)
+                let min = c.u64_le()?;
+                Head::HashMin(min, c.len("length")?)
             }
             E::HashMetadataPreGa | E::ValkeyHash2 => Head::Count(c.len("length")?),
             E::Module2 => Head::Module(c.len("module id")?),
             E::ModulePreGa => {
                 let id = c.len("module id")?;
-                let name = ModuleType { id }.name();
-                return c.bad(ErrorKind::UnsupportedModule { name });
+                let module = ModuleType { id };
+                // Values without opcodes can only be framed when the layout is
+                // known: Redis's own example module `hellotype` (encver 0)
+                // saves a count and that many integers as RDB lengths.
+                if module.name() != "hellotype" || module.encver() != 0 {
+                    return c.bad(ErrorKind::UnsupportedModule {
+                        name: module.name(),
+                    });
+                }
+                let payload_at = c.pos;
+                let count = c.len("module value length")?;
+                Head::ModuleLens {
+                    id,
+                    count,
+                    payload_at,
+                }
             }
         })
     }
@@ -886,10 +918,17 @@ impl Decoder {
                             left: count,
                         },
                     ),
-                    E::HashMetadata | E::HashMetadataPreGa | E::ValkeyHash2 => (
+                    E::HashMetadataPreGa => (
                         Some(count),
                         Val::Elems {
-                            kind: ElemKind::HashTtl,
+                            kind: ElemKind::HashTtl { min: None },
+                            left: count,
+                        },
+                    ),
+                    E::ValkeyHash2 => (
+                        Some(count),
+                        Val::Elems {
+                            kind: ElemKind::ValkeyHash,
                             left: count,
                         },
                     ),
@@ -910,11 +949,29 @@ impl Decoder {
                     _ => (None, Val::StreamListpacks { left: count }),
                 }
             }
+            Head::HashMin(min, count) => (
+                Some(count),
+                Val::Elems {
+                    kind: ElemKind::HashTtl { min: Some(min) },
+                    left: count,
+                },
+            ),
             Head::Blob(None) => (None, Val::End),
             Head::Blob(Some(s)) => {
                 let data = self.string(&unit, s, value_at)?;
                 let blob = self.open_blob(k.encoding, data, value_at, After::End)?;
                 (blob_len(&blob), Val::Blob(blob))
+            }
+            Head::ModuleLens {
+                id,
+                count,
+                payload_at,
+            } => {
+                module = Some(ModuleType { id });
+                self.module.clear();
+                self.module.extend_from_slice(&unit[payload_at..]);
+                self.module_type = module;
+                (None, Val::ModuleLens { left: count })
             }
             Head::Module(id) => {
                 module = Some(ModuleType { id });
@@ -1104,7 +1161,6 @@ impl Decoder {
                 None => match blob.after {
                     After::End => Val::End,
                     After::Quicklist { left, v2 } => Val::Quicklist { left, v2 },
-                    After::StreamListpacks { left } => Val::StreamListpacks { left },
                 },
             },
             Val::Quicklist { left, v2 } => {
@@ -1416,6 +1472,23 @@ impl Decoder {
                     }
                 }
             }
+            Val::ModuleLens { left } => {
+                if left == 0 {
+                    let chunk = self.module.split().freeze();
+                    self.emit_elem(Item::ModuleChunk(chunk));
+                    Val::End
+                } else {
+                    let mut c = Cursor::new(&buf[..]);
+                    if let Err(s) = c.len("module value") {
+                        self.state = State::Value(Val::ModuleLens { left });
+                        return self.stop(s);
+                    }
+                    let n = c.pos;
+                    self.module.extend_from_slice(&buf[..n]);
+                    self.skip(buf, n);
+                    Val::ModuleLens { left: left - 1 }
+                }
+            }
             Val::Module => {
                 let mut c = Cursor::new(&buf[..]);
                 match module_opcode(&mut c, max) {
@@ -1471,10 +1544,15 @@ impl Decoder {
                     c.skip_string()?;
                     c.skip_string()?;
                 }
-                ElemKind::HashTtl => {
-                    self.field_ttl(c)?;
+                ElemKind::HashTtl { .. } => {
+                    c.len("hash field TTL")?;
                     c.skip_string()?;
                     c.skip_string()?;
+                }
+                ElemKind::ValkeyHash => {
+                    c.skip_string()?;
+                    c.skip_string()?;
+                    c.skip(8)?;
                 }
             }
             return Ok(None);
@@ -1508,21 +1586,26 @@ impl Decoder {
                 c.string(max, "hash value")?,
                 None,
             ),
-            ElemKind::HashTtl => {
-                let ttl = self.field_ttl(c)?;
+            ElemKind::HashTtl { min } => {
+                let ttl = c.len("hash field TTL")?;
+                let expire = match (ttl, min) {
+                    (0, _) => None,
+                    (t, None) => Some(t),
+                    (t, Some(m)) => Some(m.wrapping_add(t - 1)),
+                };
                 Elem::Pair(
                     c.string(max, "hash field")?,
                     c.string(max, "hash value")?,
-                    ttl,
+                    expire,
                 )
             }
+            ElemKind::ValkeyHash => {
+                let f = c.string(max, "hash field")?;
+                let v = c.string(max, "hash value")?;
+                let t = c.u64_le()? as i64;
+                Elem::Pair(f, v, (t >= 0).then_some(t as u64))
+            }
         }))
-    }
-
-    /// The TTL stored before a field in hashes with field TTLs.
-    fn field_ttl(&self, c: &mut Cursor) -> Res<Option<u64>> {
-        let v = c.len("hash field TTL")?;
-        Ok((v != 0).then_some(v))
     }
 
     fn elem_item(&self, unit: &Bytes, e: Elem, kind: ElemKind, at: u64) -> Result<Item, Error> {
