@@ -195,6 +195,51 @@ enum State {
     Done,
 }
 
+/// CRC64 over the stream, fed unit by unit. Small units are staged and
+/// hashed in blocks: the SIMD kernel costs far more per call than per byte.
+#[derive(Debug)]
+struct Crc {
+    digest: crc_fast::Digest,
+    stage: Vec<u8>,
+}
+
+impl Crc {
+    const STAGE_BYTES: usize = 32 * 1024;
+    const DIRECT_BYTES: usize = 512;
+
+    fn new() -> Self {
+        Crc {
+            digest: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis),
+            stage: Vec::with_capacity(Self::STAGE_BYTES),
+        }
+    }
+
+    #[inline]
+    fn update(&mut self, data: &[u8]) {
+        if data.len() >= Self::DIRECT_BYTES {
+            self.flush();
+            self.digest.update(data);
+        } else {
+            self.stage.extend_from_slice(data);
+            if self.stage.len() >= Self::STAGE_BYTES {
+                self.flush();
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.stage.is_empty() {
+            self.digest.update(&self.stage);
+            self.stage.clear();
+        }
+    }
+
+    fn finalize(&mut self) -> u64 {
+        self.flush();
+        self.digest.finalize()
+    }
+}
+
 /// Key metadata set by opcodes before the key.
 #[derive(Debug, Default, Clone, Copy)]
 struct Pending {
@@ -233,7 +278,7 @@ pub struct Decoder {
     offset: u64,
     needed: usize,
     header: Option<Header>,
-    crc: Option<crc_fast::Digest>,
+    crc: Option<Crc>,
     db: u64,
     pending: Pending,
     key: Option<Bytes>,
@@ -294,6 +339,10 @@ enum Head {
     Count(u64),
     Blob(Option<StrRef>),
     Module(u64),
+    /// A whole short string at this position of the unit.
+    StrInline(usize, usize),
+    /// A whole short compressed string: position, compressed and decompressed lengths.
+    StrInlineLzf(usize, usize, usize),
     /// Minimal field expire time and field count (hash_metadata).
     HashMin(u64, u64),
     /// A pre-GA module value made of `count` RDB lengths, starting at `payload_at`.
@@ -542,7 +591,7 @@ impl Decoder {
         let header = Header { magic, version };
         self.header = Some(header);
         if version >= 5 && self.config.verify_checksum {
-            self.crc = Some(crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Redis));
+            self.crc = Some(Crc::new());
         }
         self.skip(buf, 9);
         self.emit(Item::Header(header));
@@ -563,7 +612,7 @@ impl Decoder {
         let mut stored = [0u8; 8];
         stored.copy_from_slice(&buf[..8]);
         let stored = u64::from_le_bytes(stored);
-        if let Some(crc) = self.crc.take() {
+        if let Some(mut crc) = self.crc.take() {
             let actual = crc.finalize();
             if stored != 0 && stored != actual {
                 return Err(self.err(
@@ -663,11 +712,23 @@ impl Decoder {
             E::String => {
                 let start = c.pos;
                 match c.length()? {
+                    Len::Plain(n) if n <= self.config.chunk_len as u64 => {
+                        // Short enough to be one chunk: read it with the key.
+                        let at = c.pos;
+                        c.skip(n)?;
+                        Head::StrInline(at, n as usize)
+                    }
                     Len::Plain(n) => Head::Str(Len::Plain(n)),
                     Len::Special(3) => {
                         let clen = c.len("LZF compressed length")?;
                         let len = c.len("LZF uncompressed length")?;
-                        Head::StrLzf { clen, len }
+                        if clen <= self.config.chunk_len as u64 && len <= max {
+                            let at = c.pos;
+                            c.skip(clen)?;
+                            Head::StrInlineLzf(at, clen as usize, len as usize)
+                        } else {
+                            Head::StrLzf { clen, len }
+                        }
                     }
                     Len::Special(_) => {
                         c.pos = start;
@@ -847,6 +908,21 @@ impl Decoder {
         let value_at = at + k.value_at as u64;
         let mut module = None;
         let (len, val) = match k.head {
+            Head::StrInline(start, len) => {
+                if !self.config.skip_values {
+                    self.queue
+                        .push_back(Item::StringChunk(unit.slice(start..start + len)));
+                }
+                (Some(len as u64), Val::End)
+            }
+            Head::StrInlineLzf(start, clen, len) => {
+                if !self.config.skip_values {
+                    let text = crate::lzf::decompress(&unit[start..start + clen], len)
+                        .map_err(|k| Error::new(k, value_at))?;
+                    self.queue.push_back(Item::StringChunk(Bytes::from(text)));
+                }
+                (Some(len as u64), Val::End)
+            }
             Head::Str(Len::Plain(len)) => (
                 Some(len),
                 Val::Str {
@@ -858,7 +934,9 @@ impl Decoder {
             Head::StrInt(v) => {
                 let text = int_text(v);
                 let len = text.len() as u64;
-                self.emit_after_key(Item::StringChunk(text));
+                if !self.config.skip_values {
+                    self.queue.push_back(Item::StringChunk(text));
+                }
                 (Some(len), Val::End)
             }
             Head::StrLzf { clen, len } => {
@@ -993,15 +1071,20 @@ impl Decoder {
         };
         // The Key item goes before anything emitted while reading its head.
         self.queue.push_front(Item::Key(header));
-        self.state = State::Value(val);
-        if self.config.skip_values {
-            self.queue.retain(|i| !matches!(i, Item::StringChunk(_)));
+        if matches!(val, Val::End) {
+            self.finish_key();
+        } else {
+            self.state = State::Value(val);
         }
         Ok(())
     }
 
-    fn emit_after_key(&mut self, item: Item) {
-        self.queue.push_back(item);
+    /// The current key's value is complete.
+    fn finish_key(&mut self) {
+        self.flush_raw(true);
+        self.queue.push_back(Item::KeyEnd);
+        self.key = None;
+        self.state = State::Top;
     }
 
     fn open_blob(
@@ -1063,10 +1146,7 @@ impl Decoder {
         let at = self.offset;
         let next = match val {
             Val::End => {
-                self.flush_raw(true);
-                self.queue.push_back(Item::KeyEnd);
-                self.key = None;
-                self.state = State::Top;
+                self.finish_key();
                 return Ok(true);
             }
             Val::Str { left, first } => {
@@ -1102,6 +1182,16 @@ impl Decoder {
                     return Ok(false);
                 }
                 let last = want as u64 == left_c;
+                if last && !self.config.skip_values && lzf.is_fresh() {
+                    // The whole compressed string is here: no window needed.
+                    let out = lzf.out_len();
+                    let piece =
+                        crate::lzf::decompress(&buf[..want], out).map_err(|k| Error::new(k, at))?;
+                    self.skip(buf, want);
+                    self.emit_elem(Item::StringChunk(Bytes::from(piece)));
+                    self.state = State::Value(Val::End);
+                    return Ok(true);
+                }
                 if self.config.skip_values {
                     self.skip(buf, want);
                     self.state = State::Value(if last {
@@ -1513,7 +1603,11 @@ impl Decoder {
                 }
             }
         };
-        self.state = State::Value(next);
+        if matches!(next, Val::End) {
+            self.finish_key();
+        } else {
+            self.state = State::Value(next);
+        }
         Ok(true)
     }
 

@@ -89,10 +89,13 @@ fn run(
             if back >= len {
                 out.extend_from_within(from..from + len);
             } else {
-                // Overlapping copy repeats the last `back` bytes.
-                for i in 0..len {
-                    let b = out[from + i];
-                    out.push(b);
+                // An overlapping copy repeats the last `back` bytes: copy the
+                // periodic run in doubling steps (each a multiple of the period).
+                let mut left = len;
+                while left > 0 {
+                    let n = left.min(out.len() - from);
+                    out.extend_from_within(from..from + n);
+                    left -= n;
                 }
             }
             ip = p;
@@ -117,6 +120,16 @@ impl StreamDecoder {
             history: Vec::new(),
             remaining_out: out_len,
         }
+    }
+
+    /// True before anything was fed.
+    pub fn is_fresh(&self) -> bool {
+        self.carry.is_empty() && self.history.is_empty()
+    }
+
+    /// Output bytes still expected.
+    pub fn out_len(&self) -> usize {
+        self.remaining_out
     }
 
     /// Feeds the next piece of compressed input; `last` marks the final one.
