@@ -23,6 +23,9 @@ use crate::{MAX_REDIS_VERSION, MAX_VALKEY_VERSION};
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 
+/// Redis Enterprise's RAM_LRU opcode (librdb's `__RDB_OPCODE_RAM_LRU`): one
+/// length before a key, with no meaning for open-source servers.
+const OP_ENTERPRISE_RAM_LRU: u8 = 107;
 const OP_SLOT_INFO: u8 = 244;
 const OP_FUNCTION2: u8 = 245;
 const OP_FUNCTION_PRE_GA: u8 = 246;
@@ -298,6 +301,7 @@ impl Default for Decoder {
 /// A unit's parse result, before it is consumed.
 enum Unit {
     Eof,
+    Ignored,
     SelectDb(u64),
     ExpireMs(i64),
     ResizeDb(u64, u64),
@@ -645,6 +649,10 @@ impl Decoder {
             OP_AUX => Unit::Aux(c.string(max, "AUX key")?, c.string(max, "AUX value")?),
             OP_FREQ => Unit::Freq(c.u8()?),
             OP_IDLE => Unit::Idle(c.len("IDLE")?),
+            OP_ENTERPRISE_RAM_LRU if self.magic() == Magic::Redis => {
+                c.len("RAM_LRU")?;
+                Unit::Ignored
+            }
             OP_SLOT_INFO => Unit::SlotInfo(
                 c.len("SLOT_INFO")?,
                 c.len("SLOT_INFO")?,
@@ -811,6 +819,7 @@ impl Decoder {
                 self.skip(buf, n);
                 self.state = State::Trailer;
             }
+            Unit::Ignored => self.skip(buf, n),
             Unit::SelectDb(db) => {
                 self.skip(buf, n);
                 self.db = db;

@@ -39,6 +39,7 @@ mod encodings;
 mod error;
 mod item;
 pub mod lzf;
+pub mod module;
 mod reader;
 
 pub use decoder::{Config, Decoder};
