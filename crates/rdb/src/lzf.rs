@@ -8,6 +8,9 @@
 
 use crate::error::ErrorKind;
 
+/// The most one input byte can expand to: a 3-byte back reference yields at most 264 bytes.
+const MAX_EXPANSION: usize = 88;
+
 /// The furthest an LZF back reference can reach.
 const WINDOW_BYTES: usize = 8192 + 256;
 
@@ -21,6 +24,10 @@ fn err(what: &'static str) -> ErrorKind {
 /// [`ErrorKind::Lzf`] when the data is malformed, refers before the start of
 /// the output, or expands to any other length.
 pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, ErrorKind> {
+    if out_len > input.len().saturating_mul(MAX_EXPANSION) {
+        // Refuse before allocating what a few bytes claim.
+        return Err(err("stated length beyond what the input can expand to"));
+    }
     let mut out = Vec::with_capacity(out_len);
     let used = run(input, &mut out, 0, out_len, true)?;
     debug_assert_eq!(used, input.len());

@@ -7,6 +7,9 @@ use bytes::BytesMut;
 use std::io::Read;
 
 const READ_LEN_BYTES: usize = 256 * 1024;
+/// Reads grow the buffer by at most this much at a time, so a length the
+/// input claims is never allocated before the bytes arrive.
+const MAX_READ_LEN_BYTES: usize = 8 * 1024 * 1024;
 
 /// Iterates over the items of an RDB read from `R`.
 ///
@@ -43,7 +46,10 @@ impl<R: Read> Reader<R> {
     }
 
     fn fill(&mut self) -> Result<(), ReadError> {
-        let want = self.decoder.needed().max(READ_LEN_BYTES);
+        let want = self
+            .decoder
+            .needed()
+            .clamp(READ_LEN_BYTES, MAX_READ_LEN_BYTES);
         let start = self.buf.len();
         self.buf.resize(start + want, 0);
         let res = loop {
