@@ -59,11 +59,13 @@ pub enum Data {
     List(Vec<Bytes>),
     Set(Vec<Bytes>),
     ZSet(Vec<(Bytes, f64)>),
-    /// Field, value, field expire time.
-    Hash(Vec<(Bytes, Bytes, Option<u64>)>),
+    Hash(Vec<HashField>),
     Stream(Box<Stream>),
     Module { payload: Vec<u8> },
 }
+
+/// A hash field: field, value, and the field's own expire time (Unix ms).
+pub type HashField = (Bytes, Bytes, Option<u64>);
 
 /// A stream key: live entries, then meta, then groups.
 #[derive(Debug, Default)]
@@ -288,8 +290,7 @@ pub fn decode_file(path: &Path, config: Config) -> Decoded {
         }
         first = false;
         if d.end.is_some() {
-            d.violations
-                .push(format!("{} after End", item_name(&item)));
+            d.violations.push(format!("{} after End", item_name(&item)));
         }
         let file_level = matches!(
             item,
@@ -399,19 +400,28 @@ fn key_shape(key: &Key) -> Result<(), String> {
         Data::Set(v) => {
             let distinct: HashSet<&Bytes> = v.iter().collect();
             if distinct.len() != v.len() {
-                problems.push(format!("{} duplicate set members", v.len() - distinct.len()));
+                problems.push(format!(
+                    "{} duplicate set members",
+                    v.len() - distinct.len()
+                ));
             }
         }
         Data::ZSet(v) => {
             let distinct: HashSet<&Bytes> = v.iter().map(|(m, _)| m).collect();
             if distinct.len() != v.len() {
-                problems.push(format!("{} duplicate zset members", v.len() - distinct.len()));
+                problems.push(format!(
+                    "{} duplicate zset members",
+                    v.len() - distinct.len()
+                ));
             }
         }
         Data::Hash(v) => {
             let distinct: HashSet<&Bytes> = v.iter().map(|(f, _, _)| f).collect();
             if distinct.len() != v.len() {
-                problems.push(format!("{} duplicate hash fields", v.len() - distinct.len()));
+                problems.push(format!(
+                    "{} duplicate hash fields",
+                    v.len() - distinct.len()
+                ));
             }
             if !key.header.encoding.has_field_ttls() && v.iter().any(|(_, _, t)| t.is_some()) {
                 problems.push(format!(

@@ -3,7 +3,13 @@
 
 /// SHA-1 of `data` as lowercase hex.
 pub fn hex(data: &[u8]) -> String {
-    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
     let mut msg = data.to_vec();
     let bit_len = (data.len() as u64).wrapping_mul(8);
     msg.push(0x80);
@@ -54,7 +60,10 @@ fn sha1_matches_known_digests() {
         hex(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
         "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
     );
-    assert_eq!(hex(&[b'a'; 1000]), "291e9a6c66994949b57ba5e650361e98fc36b1ba");
+    assert_eq!(
+        hex(&[b'a'; 1000]),
+        "291e9a6c66994949b57ba5e650361e98fc36b1ba"
+    );
     // The script of redis/scriptbackup.rdb, whose sha1 the corpus README names.
     assert_eq!(
         hex(b"return redis.call('set', 'foo', 'bar')"),

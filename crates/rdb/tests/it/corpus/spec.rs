@@ -22,7 +22,7 @@ pub fn corpus_dir() -> PathBuf {
     };
     for dir in &candidates {
         if dir.join("INDEX.json").is_file() {
-            return dir.clone();
+            return dir.canonicalize().unwrap_or_else(|_| dir.clone());
         }
     }
     panic!(
