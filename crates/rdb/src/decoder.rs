@@ -61,7 +61,9 @@ pub struct Config {
     pub raw: bool,
     /// Emit only key headers and [`Item::KeyEnd`], not elements (fast key listing).
     pub skip_values: bool,
-    /// Size of [`Item::StringChunk`], [`Item::ModuleChunk`] and [`Item::Raw`] chunks in bytes.
+    /// Largest [`Item::StringChunk`] in bytes; also the size from which
+    /// [`Item::ModuleChunk`] and [`Item::Raw`] chunks are flushed (those hold
+    /// whole units, so one may exceed it by one element).
     pub chunk_len: usize,
     /// Largest single element, key, AUX value or compact-encoding blob held whole, in bytes.
     pub max_element_len: u64,
@@ -527,6 +529,27 @@ impl Decoder {
         }
     }
 
+    /// Emits decompressed string bytes as chunks of at most `chunk_len`.
+    fn emit_string(&mut self, data: Bytes) {
+        if self.config.skip_values {
+            return;
+        }
+        let at = self
+            .queue
+            .iter()
+            .position(|i| matches!(i, Item::Raw(_)))
+            .unwrap_or(self.queue.len());
+        let mut pos = 0;
+        let mut n = 0;
+        while pos < data.len() {
+            let end = (pos + self.config.chunk_len).min(data.len());
+            self.queue
+                .insert(at + n, Item::StringChunk(data.slice(pos..end)));
+            pos = end;
+            n += 1;
+        }
+    }
+
     fn magic(&self) -> Magic {
         self.header.map_or(Magic::Redis, |h| h.magic)
     }
@@ -730,7 +753,7 @@ impl Decoder {
                     Len::Special(3) => {
                         let clen = c.len("LZF compressed length")?;
                         let len = c.len("LZF uncompressed length")?;
-                        if clen <= self.config.chunk_len as u64 && len <= max {
+                        if len <= self.config.chunk_len as u64 {
                             let at = c.pos;
                             c.skip(clen)?;
                             Head::StrInlineLzf(at, clen as usize, len as usize)
@@ -1197,7 +1220,7 @@ impl Decoder {
                     let piece =
                         crate::lzf::decompress(&buf[..want], out).map_err(|k| Error::new(k, at))?;
                     self.skip(buf, want);
-                    self.emit_elem(Item::StringChunk(Bytes::from(piece)));
+                    self.emit_string(Bytes::from(piece));
                     self.state = State::Value(Val::End);
                     return Ok(true);
                 }
@@ -1217,9 +1240,7 @@ impl Decoder {
                     .feed(&buf[..want], last)
                     .map_err(|k| Error::new(k, at))?;
                 self.skip(buf, want);
-                if !piece.is_empty() || last {
-                    self.emit_elem(Item::StringChunk(Bytes::from(piece)));
-                }
+                self.emit_string(Bytes::from(piece));
                 if last {
                     Val::End
                 } else {
@@ -1429,8 +1450,9 @@ impl Decoder {
                     let parsed = (|| -> Res<(StrRef, StreamId, Option<u64>, u64)> {
                         let name = c.string(max, "consumer group name")?;
                         let last = stream_id(&mut c)?;
+                        // Redis saves an unknown counter as -1.
                         let read = if v >= 2 {
-                            Some(c.len("group entries read")?)
+                            Some(c.len("group entries read")?).filter(|&r| r != u64::MAX)
                         } else {
                             None
                         };

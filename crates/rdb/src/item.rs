@@ -376,7 +376,7 @@ pub struct StreamGroup {
     pub name: Bytes,
     /// Last delivered id.
     pub last_id: StreamId,
-    /// Entries read counter (v2+), `None` in v1 files.
+    /// Entries read counter (v2+); `None` in v1 files and when Redis saved it as unknown (-1).
     pub entries_read: Option<u64>,
     /// Number of [`Item::StreamPending`] items that follow.
     pub pel_len: u64,
@@ -476,8 +476,8 @@ pub enum Item {
     Function(Function),
     /// A key starts.
     Key(KeyHeader),
-    /// A chunk of a string value (chunks concatenate to the value; an empty
-    /// string is one empty chunk).
+    /// A chunk of a string value, at most [`crate::Config::chunk_len`] bytes
+    /// (chunks concatenate to the value; an empty string is one empty chunk).
     StringChunk(Bytes),
     /// A list element.
     ListItem(Bytes),
