@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The one test command: formatting, lints, then every test of the workspace.
+#
+# Integration tests start real redis-server processes on free 127.0.0.1 ports
+# (ferry-testkit), so redis-server and redis-cli must be installed. Set
+# FERRY_REDIS_SERVER / FERRY_REDIS_CLI to use other binaries than the ones on PATH.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+die() {
+    printf 'scripts/test.sh: %s\n' "$*" >&2
+    exit 1
+}
+
+have() {
+    local name=$1 override=$2
+    if [[ -n "${!override:-}" ]]; then
+        [[ -x "${!override}" ]]
+    else
+        command -v "$name" >/dev/null 2>&1
+    fi
+}
+
+missing=()
+have redis-server FERRY_REDIS_SERVER || missing+=(redis-server)
+have redis-cli FERRY_REDIS_CLI || missing+=(redis-cli)
+if ((${#missing[@]})); then
+    die "${missing[*]} not found. The tests run real Redis servers; install them with
+    sudo apt-get install redis-server redis-tools     (Debian, Ubuntu)
+    brew install redis                                (macOS)
+or point FERRY_REDIS_SERVER / FERRY_REDIS_CLI at the binaries."
+fi
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+
+step() {
+    printf '\n==> %s\n' "$*" >&2
+    "$@" || die "failed: $*"
+}
+
+step cargo fmt --all --check
+step cargo clippy --workspace --all-targets --locked -- -D warnings
+step cargo test --workspace --locked
+printf '\nscripts/test.sh: all checks passed\n' >&2
