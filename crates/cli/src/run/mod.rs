@@ -1,0 +1,16 @@
+//! The subcommands, one module each.
+
+pub mod dump;
+
+use crate::args::{Cli, Command};
+use crate::error::CliError;
+
+/// Runs the parsed command line.
+///
+/// # Errors
+/// Whatever the command reports; see [`CliError::exit_code`].
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Dump(args) => dump::run(&args),
+    }
+}
