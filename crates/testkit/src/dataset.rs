@@ -665,7 +665,8 @@ pub struct Consumer {
     pub name: Vec<u8>,
     /// Seen time, Unix ms.
     pub seen_time_ms: u64,
-    /// Active time, Unix ms (Redis 7.2+).
+    /// Active time, Unix ms (Redis 7.2+); `None` for a consumer that was
+    /// never active (`-1`) and on older servers.
     pub active_time_ms: Option<u64>,
     /// Ids it owns, ascending.
     pub pending: Vec<StreamId>,
@@ -758,6 +759,9 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expire time, Unix ms.
     pub expire_at_ms: Option<i64>,
+    /// For a hash, the fields with their own expire time (Redis 7.4+, Valkey
+    /// 9+): field → absolute Unix ms. Empty otherwise.
+    pub field_expire_at_ms: BTreeMap<Vec<u8>, i64>,
     /// `OBJECT ENCODING` when read from a server (`listpack`, `quicklist` ...);
     /// ignored by [`Snapshot::diff`].
     pub encoding: Option<String>,
@@ -789,8 +793,9 @@ impl Snapshot {
         self.keys.get(&(db, key.to_vec()))
     }
 
-    /// Stream delivery, seen and active times zeroed: they come from the
-    /// server's clock, so two fills with the same seed differ only there.
+    /// Stream delivery and seen times zeroed, active times cleared: they come
+    /// from the server's clock, so two fills with the same seed differ only
+    /// there (and a consumer made by `XGROUP CREATECONSUMER` was never active).
     pub fn without_times(mut self) -> Snapshot {
         for entry in self.keys.values_mut() {
             if let Value::Stream(s) = &mut entry.value {
@@ -800,7 +805,7 @@ impl Snapshot {
                     }
                     for c in &mut g.consumers {
                         c.seen_time_ms = 0;
-                        c.active_time_ms = c.active_time_ms.map(|_| 0);
+                        c.active_time_ms = None;
                     }
                 }
             }
@@ -822,12 +827,14 @@ impl Snapshot {
                 out.push(format!("{name}: missing ({})", want.value.kind()));
                 continue;
             };
-            match (want.expire_at_ms, got.expire_at_ms) {
-                (Some(a), Some(b)) if (a - b).abs() <= ttl_tolerance_ms => {}
-                (None, None) => {}
-                (a, b) => out.push(format!("{name}: expire_at_ms {a:?}, got {b:?}")),
+            if !same_time(want.expire_at_ms, got.expire_at_ms, ttl_tolerance_ms) {
+                out.push(format!(
+                    "{name}: expire_at_ms {:?}, got {:?}",
+                    want.expire_at_ms, got.expire_at_ms
+                ));
             }
             diff_value(&name, &want.value, &got.value, &mut out);
+            diff_field_times(&name, want, got, ttl_tolerance_ms, &mut out);
         }
         for (db, key) in other.keys.keys() {
             if out.len() >= MAX_DIFFS {
@@ -839,6 +846,40 @@ impl Snapshot {
         }
         out.truncate(MAX_DIFFS);
         out
+    }
+}
+
+/// Two optional expire times that agree within `tolerance_ms`.
+fn same_time(a: Option<i64>, b: Option<i64>, tolerance_ms: i64) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= tolerance_ms,
+        (a, b) => a == b,
+    }
+}
+
+/// Hash field expire times that differ, at most three per key.
+fn diff_field_times(
+    name: &str,
+    want: &Entry,
+    got: &Entry,
+    tolerance_ms: i64,
+    out: &mut Vec<String>,
+) {
+    let fields: BTreeSet<&Vec<u8>> = want
+        .field_expire_at_ms
+        .keys()
+        .chain(got.field_expire_at_ms.keys())
+        .collect();
+    let differing = fields.into_iter().filter_map(|field| {
+        let a = want.field_expire_at_ms.get(field).copied();
+        let b = got.field_expire_at_ms.get(field).copied();
+        (!same_time(a, b, tolerance_ms)).then_some((field, a, b))
+    });
+    for (field, a, b) in differing.take(3) {
+        out.push(format!(
+            "{name}: field {} expire_at_ms {a:?}, got {b:?}",
+            show(field)
+        ));
     }
 }
 
@@ -1072,8 +1113,9 @@ fn now_ms() -> i64 {
 /// Reads every key of every database of the server behind `client`.
 ///
 /// Uses SCAN, TYPE, OBJECT ENCODING, GET / LRANGE / SMEMBERS / ZRANGE
-/// WITHSCORES / HGETALL / XRANGE + XINFO STREAM FULL, and PEXPIRETIME (PTTL
-/// plus the local clock on servers before 7.0). Keys that vanish while it
+/// WITHSCORES / HGETALL / XRANGE + XINFO STREAM FULL, PEXPIRETIME (PTTL
+/// plus the local clock on servers before 7.0) and, for hashes, HPEXPIRETIME
+/// (on servers that have it: Redis 7.4+, Valkey 9+). Keys that vanish while it
 /// reads are left out. Leaves database 0 selected.
 ///
 /// # Errors
@@ -1179,6 +1221,10 @@ fn read_key(client: &mut Client, key: &[u8]) -> io::Result<Option<Entry>> {
         },
         other => return Err(bad(&format!("{what}: PEXPIRETIME"), &other)),
     };
+    let field_expire_at_ms = match &value {
+        Value::Hash(hash) => field_expire_times(client, key, hash, &what)?,
+        _ => BTreeMap::new(),
+    };
     let encoding = client
         .cmd(&[b"OBJECT".as_slice(), b"ENCODING", key])?
         .as_str()
@@ -1186,8 +1232,40 @@ fn read_key(client: &mut Client, key: &[u8]) -> io::Result<Option<Entry>> {
     Ok(Some(Entry {
         value,
         expire_at_ms,
+        field_expire_at_ms,
         encoding,
     }))
+}
+
+/// `HPEXPIRETIME key FIELDS n field ...`: the fields that have an expire
+/// time. Empty on servers without the command (before Redis 7.4 / Valkey 9).
+fn field_expire_times(
+    client: &mut Client,
+    key: &[u8],
+    hash: &BTreeMap<Vec<u8>, Vec<u8>>,
+    what: &str,
+) -> io::Result<BTreeMap<Vec<u8>, i64>> {
+    let count = hash.len().to_string();
+    let mut args: Vec<&[u8]> = vec![b"HPEXPIRETIME", key, b"FIELDS", count.as_bytes()];
+    args.extend(hash.keys().map(Vec::as_slice));
+    let reply = client.cmd(&args)?;
+    let times = match reply {
+        Reply::Error(_) => return Ok(BTreeMap::new()),
+        Reply::Array(Some(times)) if times.len() == hash.len() => times,
+        other => return Err(bad(&format!("{what}: HPEXPIRETIME"), &other)),
+    };
+    let mut out = BTreeMap::new();
+    for (field, time) in hash.keys().zip(times) {
+        match time {
+            // -1: no expire time; -2: the field is gone (expired meanwhile).
+            Reply::Int(-1 | -2) => {}
+            Reply::Int(at) => {
+                out.insert(field.clone(), at);
+            }
+            other => return Err(bad(&format!("{what}: HPEXPIRETIME"), &other)),
+        }
+    }
+    Ok(out)
 }
 
 fn read_stream(client: &mut Client, key: &[u8], what: &str) -> io::Result<Stream> {
@@ -1252,6 +1330,7 @@ fn read_stream(client: &mut Client, key: &[u8], what: &str) -> io::Result<Stream
                     .to_vec(),
                 seen_time_ms: uint_of(field(&cm, "seen-time", what)?, what)?,
                 active_time_ms: opt(&cm, "active-time")
+                    .filter(|r| r.as_int() != Some(-1))
                     .map(|r| uint_of(r, what))
                     .transpose()?,
                 pending: Vec::new(),
@@ -1313,6 +1392,7 @@ mod tests {
             Entry {
                 value: Value::String(b"v".to_vec()),
                 expire_at_ms: Some(10_000),
+                field_expire_at_ms: BTreeMap::new(),
                 encoding: None,
             },
         );
@@ -1321,6 +1401,7 @@ mod tests {
             Entry {
                 value: Value::List(vec![]),
                 expire_at_ms: None,
+                field_expire_at_ms: BTreeMap::new(),
                 encoding: None,
             },
         );

@@ -1,6 +1,8 @@
 //! A real `redis-server` child process on a free loopback port.
 
 use crate::client::{Client, Reply};
+use crate::versions::{ServerKind, library_path, versioned_server};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,6 +20,9 @@ const MAX_PORT_ATTEMPTS: usize = 8;
 
 /// Name of the file the server's stdout and stderr (its log) go to, inside [`RedisServer::dir`].
 pub const LOG_FILE_NAME: &str = "redis.log";
+
+/// Name of the server's dump file, inside [`RedisServer::dir`].
+pub const DUMP_FILE_NAME: &str = "dump.rdb";
 
 const INSTALL_HINT: &str = "install it with `apt-get install redis-server redis-tools`";
 
@@ -46,20 +51,116 @@ impl From<io::Error> for StartError {
     }
 }
 
+/// How to start a [`RedisServer`]: which binary, what data it loads at
+/// startup, which further arguments. From [`RedisServer::builder`].
+///
+/// ```no_run
+/// use ferry_testkit::{RedisServer, ServerKind};
+/// use std::path::Path;
+///
+/// let server = RedisServer::builder()
+///     .version(ServerKind::Redis74)
+///     .rdb(Path::new("dump.rdb"))
+///     .start()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ServerBuilder {
+    kind: Option<ServerKind>,
+    rdb: Option<PathBuf>,
+    args: Vec<String>,
+}
+
+impl ServerBuilder {
+    /// Runs the server of `kind` that `scripts/install-servers.sh` installed
+    /// (see [`versioned_server`]) instead of the one on `PATH`.
+    pub fn version(mut self, kind: ServerKind) -> ServerBuilder {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Copies `file` into the server's directory as its dump file before it
+    /// starts, so the server loads it (the copy goes with the directory).
+    pub fn rdb(mut self, file: &Path) -> ServerBuilder {
+        self.rdb = Some(file.to_path_buf());
+        self
+    }
+
+    /// One more argument, after the defaults (later arguments win).
+    pub fn arg(mut self, arg: &str) -> ServerBuilder {
+        self.args.push(arg.to_owned());
+        self
+    }
+
+    /// Starts the server with the arguments of [`RedisServer::start_with`],
+    /// plus `--enable-debug-command local` on 7.0+ (so tests may use
+    /// `DEBUG`), plus the arguments given with [`ServerBuilder::arg`].
+    ///
+    /// # Errors
+    /// When the binary is missing (for a [`ServerKind`], the message says to
+    /// run `scripts/install-servers.sh`), the dump file cannot be copied, or
+    /// the server does not come up (the error carries its log).
+    pub fn start(&self) -> io::Result<RedisServer> {
+        let (binary, version, libs) = match self.kind {
+            Some(kind) => (
+                versioned_server(kind)?,
+                Some(kind.version()),
+                library_path(kind),
+            ),
+            None => {
+                let binary = redis_server()?;
+                let version = server_version(&binary).ok();
+                (binary, version, None)
+            }
+        };
+        let mut args = Vec::new();
+        if version.is_some_and(|v| v >= (7, 0, 0)) {
+            args.extend(["--enable-debug-command", "local"]);
+        }
+        args.extend(self.args.iter().map(String::as_str));
+        let launch = Launch {
+            binary: &binary,
+            library_path: libs.as_deref(),
+            rdb: self.rdb.as_deref(),
+        };
+        launch.start(&args)
+    }
+}
+
+/// What [`spawn`] runs, besides the port and the arguments.
+struct Launch<'a> {
+    binary: &'a Path,
+    /// `LD_LIBRARY_PATH` for the server's process only.
+    library_path: Option<&'a OsStr>,
+    /// Copied into the server's directory as [`DUMP_FILE_NAME`].
+    rdb: Option<&'a Path>,
+}
+
 impl RedisServer {
     /// Starts the `redis-server` found on `PATH` (see [`redis_server`]) with
     /// `--save "" --appendonly no`, and on 7.0+ `--enable-debug-command local`
-    /// (so tests may use `DEBUG`).
+    /// (so tests may use `DEBUG`). The same as `RedisServer::builder().start()`.
     ///
     /// # Errors
     /// When the binary is missing or the server does not come up (the error carries its log).
     pub fn start() -> io::Result<RedisServer> {
-        let binary = redis_server()?;
-        let mut args = vec!["--save", "", "--appendonly", "no"];
-        if server_version(&binary).is_ok_and(|v| v >= (7, 0, 0)) {
-            args.extend(["--enable-debug-command", "local"]);
-        }
-        RedisServer::start_with(&binary, &args)
+        RedisServer::builder().start()
+    }
+
+    /// Starts the server of `kind` that `scripts/install-servers.sh`
+    /// installed, like [`RedisServer::start`] does the one on `PATH`. The same
+    /// as `RedisServer::builder().version(kind).start()`.
+    ///
+    /// # Errors
+    /// When the server is not installed (the message says to run
+    /// `scripts/install-servers.sh`) or does not come up (the error carries its log).
+    pub fn start_version(kind: ServerKind) -> io::Result<RedisServer> {
+        RedisServer::builder().version(kind).start()
+    }
+
+    /// A [`ServerBuilder`] to choose the binary, a dump file to load and more arguments.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
     }
 
     /// Starts `binary` with `--port <free> --bind 127.0.0.1 --dir <temp dir>
@@ -74,36 +175,12 @@ impl RedisServer {
     /// When the process cannot be spawned, exits, or does not answer within
     /// [`START_TIMEOUT`]; the error message includes the server's log.
     pub fn start_with(binary: &Path, extra_args: &[&str]) -> io::Result<RedisServer> {
-        let dir = unique_dir()?;
-        let mut last_port = 0;
-        for _ in 0..MAX_PORT_ATTEMPTS {
-            let port = free_port()?;
-            last_port = port;
-            match spawn(binary, &dir, port, extra_args) {
-                Ok(child) => {
-                    return Ok(RedisServer {
-                        child,
-                        port,
-                        dir,
-                        binary: binary.to_path_buf(),
-                        conn: Mutex::new(None),
-                    });
-                }
-                Err(StartError::PortInUse) => continue,
-                Err(StartError::Failed(e)) => {
-                    let _ = fs::remove_dir_all(&dir);
-                    return Err(e);
-                }
-            }
-        }
-        let _ = fs::remove_dir_all(&dir);
-        Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            format!(
-                "{}: no free port after {MAX_PORT_ATTEMPTS} attempts (last {last_port})",
-                binary.display()
-            ),
-        ))
+        let launch = Launch {
+            binary,
+            library_path: None,
+            rdb: None,
+        };
+        launch.start(extra_args)
     }
 
     /// The TCP port.
@@ -190,7 +267,7 @@ impl RedisServer {
             .unwrap_or_else(|| self.dir.clone());
         let file = self
             .config_get("dbfilename")?
-            .unwrap_or_else(|| "dump.rdb".to_owned());
+            .unwrap_or_else(|| DUMP_FILE_NAME.to_owned());
         Ok(dir.join(file))
     }
 
@@ -208,6 +285,51 @@ impl RedisServer {
     }
 }
 
+impl Launch<'_> {
+    fn start(&self, extra_args: &[&str]) -> io::Result<RedisServer> {
+        let binary = self.binary;
+        let dir = unique_dir()?;
+        if let Some(rdb) = self.rdb
+            && let Err(e) = fs::copy(rdb, dir.join(DUMP_FILE_NAME))
+        {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot copy {} to the server's dir: {e}", rdb.display()),
+            ));
+        }
+        let mut last_port = 0;
+        for _ in 0..MAX_PORT_ATTEMPTS {
+            let port = free_port()?;
+            last_port = port;
+            match spawn(self, &dir, port, extra_args) {
+                Ok(child) => {
+                    return Ok(RedisServer {
+                        child,
+                        port,
+                        dir,
+                        binary: binary.to_path_buf(),
+                        conn: Mutex::new(None),
+                    });
+                }
+                Err(StartError::PortInUse) => continue,
+                Err(StartError::Failed(e)) => {
+                    let _ = fs::remove_dir_all(&dir);
+                    return Err(e);
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
+        Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "{}: no free port after {MAX_PORT_ATTEMPTS} attempts (last {last_port})",
+                binary.display()
+            ),
+        ))
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         if let Ok(mut guard) = self.conn.lock() {
@@ -219,15 +341,20 @@ impl Drop for RedisServer {
     }
 }
 
-fn spawn(binary: &Path, dir: &Path, port: u16, extra: &[&str]) -> Result<Child, StartError> {
+fn spawn(launch: &Launch<'_>, dir: &Path, port: u16, extra: &[&str]) -> Result<Child, StartError> {
+    let binary = launch.binary;
     let log = File::create(dir.join(LOG_FILE_NAME))?;
     let log_err = log.try_clone()?;
     let port_text = port.to_string();
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    if let Some(path) = launch.library_path {
+        command.env("LD_LIBRARY_PATH", path);
+    }
+    let mut child = command
         .args(["--port", &port_text, "--bind", "127.0.0.1"])
         .arg("--dir")
         .arg(dir)
-        .args(["--dbfilename", "dump.rdb", "--daemonize", "no"])
+        .args(["--dbfilename", DUMP_FILE_NAME, "--daemonize", "no"])
         .args(["--save", "", "--appendonly", "no"])
         .args(extra)
         .current_dir(dir)

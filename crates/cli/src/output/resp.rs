@@ -13,10 +13,11 @@
 //! - hash: `HSET`, then `HPEXPIREAT key ms FIELDS n field ...` for fields with
 //!   their own TTL (Redis 7.4+);
 //! - stream: `XADD key id field value ...` per entry, `XSETID key last-id
-//!   ENTRIESADDED n MAXDELETEDID id` (Redis 7.0+), per group `XGROUP CREATE key
-//!   group last-id ENTRIESREAD n`, per consumer `XGROUP CREATECONSUMER`, and per
-//!   pending entry `XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE
-//!   JUSTID`. An empty stream is created with `XGROUP CREATE ... MKSTREAM` of a
+//!   ENTRIESADDED n MAXDELETEDID id` (Redis 7.0+; plain `XSETID key last-id`
+//!   for a stream in the v1 format of Redis 5.0 to 6.2, which has neither
+//!   counter), per group `XGROUP CREATE key group last-id ENTRIESREAD n`, per
+//!   consumer `XGROUP CREATECONSUMER`, and per pending entry `XCLAIM key group
+//!   consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID`. An empty stream is created with `XGROUP CREATE ... MKSTREAM` of a
 //!   temporary group that is destroyed again;
 //!
 //! then `PEXPIREAT key ms` when the key has a TTL. Function libraries become
@@ -34,7 +35,7 @@
 
 use super::{Output, Summary};
 use bytes::Bytes;
-use ferry_rdb::{Function, Item, KeyHeader, Kind, ModuleAux, StreamId};
+use ferry_rdb::{Encoding, Function, Item, KeyHeader, Kind, ModuleAux, StreamId};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -404,18 +405,26 @@ impl<W: Write> Output for RespOutput<W> {
                     w.subcommand(b"XGROUP", b"DESTROY", &[TEMP_GROUP])?;
                 }
                 let last = id_arg(meta.last_id);
-                let added = num_arg(meta.entries_added.max(w.key.stream_entries));
-                let max_deleted = id_arg(meta.max_deleted_id);
-                w.command(
-                    b"XSETID",
-                    &[
-                        last.as_bytes(),
-                        b"ENTRIESADDED",
-                        added.as_bytes(),
-                        b"MAXDELETEDID",
-                        max_deleted.as_bytes(),
-                    ],
-                )?;
+                if w.key.header.encoding == Encoding::StreamListpacks {
+                    // A v1 stream (Redis 5.0 to 6.2) records neither counter:
+                    // Redis 7 loading it takes its length and 0-0, which is
+                    // what the XADDs above leave. Without the 7.0 options
+                    // the command also works on the servers that wrote it.
+                    w.command(b"XSETID", &[last.as_bytes()])?;
+                } else {
+                    let added = num_arg(meta.entries_added.max(w.key.stream_entries));
+                    let max_deleted = id_arg(meta.max_deleted_id);
+                    w.command(
+                        b"XSETID",
+                        &[
+                            last.as_bytes(),
+                            b"ENTRIESADDED",
+                            added.as_bytes(),
+                            b"MAXDELETEDID",
+                            max_deleted.as_bytes(),
+                        ],
+                    )?;
+                }
             }
             Item::StreamGroup(group) => {
                 let last = id_arg(group.last_id);

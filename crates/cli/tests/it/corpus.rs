@@ -30,11 +30,21 @@ fn score(v: &Value) -> f64 {
 }
 
 /// Our `[[a, b, ...], ...]` pairs as a map of the first two elements.
-fn pairs(v: &Value) -> BTreeMap<Bytes, Bytes> {
+pub fn pairs(v: &Value) -> BTreeMap<Bytes, Bytes> {
     v.as_array()
         .unwrap()
         .iter()
         .map(|p| (bytes_of(&p[0]), bytes_of(&p[1])))
+        .collect()
+}
+
+/// The fields of our hash value (`[[field, value, expire_at_ms?], ...]`) that
+/// have their own expire time.
+pub fn field_ttls(v: &Value) -> BTreeMap<Bytes, u64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.get(2).map(|ms| (bytes_of(&p[0]), ms.as_u64().unwrap())))
         .collect()
 }
 
@@ -127,12 +137,7 @@ fn compare(check: &Value, got: &Value) -> Vec<String> {
                 pairs(value) == object_or_pairs(check),
                 "fields differ".into(),
             );
-            let ttls: BTreeMap<Bytes, u64> = value
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|p| p.get(2).map(|ms| (bytes_of(&p[0]), ms.as_u64().unwrap())))
-                .collect();
+            let ttls = field_ttls(value);
             let want: BTreeMap<Bytes, u64> = check
                 .get("field_expire_ms")
                 .and_then(Value::as_object)

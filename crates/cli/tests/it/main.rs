@@ -11,4 +11,5 @@ mod keys;
 mod resp;
 mod roundtrip;
 mod support;
+mod versions;
 mod writers;

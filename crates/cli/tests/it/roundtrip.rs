@@ -2,11 +2,15 @@
 //! `ferry dump --format resp | redis-cli --pipe`, into an empty server; both
 //! servers must agree on `DEBUG DIGEST`.
 
-use crate::support::{corpus_file, ferry, stderr, temp_dir, testdata};
-use ferry_testkit::{RedisServer, Reply, dataset, redis_cli, redis_server, server_version};
+use crate::support::{corpus_file, ferry, stderr, testdata};
+use ferry_testkit::{
+    RedisServer, Reply, ServerBuilder, dataset, redis_cli, redis_server, server_version,
+};
+use serde_json::Value;
 use std::path::Path;
 use std::process::Stdio;
 
+/// `DEBUG DIGEST`.
 fn digest(server: &RedisServer) -> String {
     let reply = server.cmd(&["DEBUG", "DIGEST"]).unwrap();
     match reply {
@@ -18,6 +22,7 @@ fn digest(server: &RedisServer) -> String {
     }
 }
 
+/// `(db, DBSIZE)` of every non-empty database.
 fn keyspace(server: &RedisServer) -> Vec<(u64, i64)> {
     (0..16u64)
         .map(|db| {
@@ -61,6 +66,61 @@ fn pipe_into(rdb: &Path, target: &RedisServer) -> String {
     report
 }
 
+/// `generated/expected.json`: what the corpus's generated files hold.
+fn manifest() -> Value {
+    let path = testdata().join("generated/expected.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Round trip of the generated corpus file `file` through servers that
+/// `server` starts: one loads the file (and must hold every key the manifest
+/// lists), `ferry dump --format resp | redis-cli --pipe` fills an empty one;
+/// both must agree on `DEBUG DIGEST` and on the keys per database. Returns
+/// the two servers, source first, for further checks.
+pub fn round_trip_corpus_file(file: &str, server: &ServerBuilder) -> (RedisServer, RedisServer) {
+    let rdb = corpus_file(&format!("generated/{file}"));
+    let keys = manifest()[file]["keys"].as_u64();
+    let start = |server: ServerBuilder| server.start().unwrap_or_else(|e| panic!("{e}"));
+    let source = start(server.clone().rdb(&rdb));
+    let loaded: i64 = keyspace(&source).iter().map(|&(_, n)| n).sum();
+    assert_eq!(u64::try_from(loaded).ok(), keys, "{file} did not load");
+    let target = start(server.clone());
+    pipe_into(&rdb, &target);
+    assert_eq!(digest(&target), digest(&source), "{file}");
+    assert_eq!(keyspace(&target), keyspace(&source), "{file}");
+    (source, target)
+}
+
+/// Beyond the digest (which ignores TTL values, hash field TTLs and stream
+/// groups): every key of `source` and `target` must match, expire times within
+/// `ttl_tolerance_ms`. The only difference allowed, at most once per database,
+/// is the pending entry of `stream:main` whose stream entry was deleted, which
+/// XCLAIM cannot recreate. Returns what `source` holds.
+pub fn assert_same_data(
+    source: &RedisServer,
+    target: &RedisServer,
+    ttl_tolerance_ms: i64,
+) -> dataset::Snapshot {
+    let read = |server: &RedisServer| {
+        dataset::snapshot(&mut server.connect().unwrap())
+            .unwrap()
+            .without_times()
+    };
+    let want = read(source);
+    let diffs = want.diff(&read(target), ttl_tolerance_ms);
+    assert!(
+        diffs.iter().all(|d| d.contains("stream:main\": group ")),
+        "unexpected differences:\n{}",
+        diffs.join("\n")
+    );
+    assert!(
+        diffs.len() <= keyspace(source).len(),
+        "differences:\n{}",
+        diffs.join("\n")
+    );
+    want
+}
+
 /// The highest RDB version the local `redis-server` loads.
 fn max_rdb_version() -> u64 {
     match server_version(&redis_server().unwrap()).unwrap() {
@@ -79,69 +139,25 @@ fn resp_round_trip_of_a_filled_server_keeps_the_digest_and_the_data() {
     let mut client = source.connect().unwrap();
     dataset::fill_varied(&mut client, 7).unwrap();
     let want_digest = digest(&source);
-    let want = dataset::snapshot(&mut client).unwrap().without_times();
     let rdb = source.save_rdb().unwrap();
 
     let target = RedisServer::start().unwrap();
     pipe_into(&rdb, &target);
     assert_eq!(digest(&target), want_digest);
     assert_eq!(keyspace(&target), keyspace(&source));
-
-    // Beyond the digest (which ignores TTL values and stream groups): the
-    // only difference allowed is the pending entry whose stream entry was
-    // deleted, which XCLAIM cannot recreate.
-    let got = dataset::snapshot(&mut target.connect().unwrap())
-        .unwrap()
-        .without_times();
-    let diffs = want.diff(&got, 0);
-    assert!(
-        diffs.iter().all(|d| d.contains("stream:main")),
-        "unexpected differences:\n{}",
-        diffs.join("\n")
-    );
-    assert!(diffs.len() <= 1, "differences:\n{}", diffs.join("\n"));
+    assert_same_data(&source, &target, 0);
 }
 
 #[test]
 fn resp_round_trip_of_generated_corpus_files_keeps_the_digest() {
     let max = max_rdb_version();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(testdata().join("generated/expected.json")).unwrap())
-            .unwrap();
     let mut tested = Vec::new();
-    for (file, facts) in manifest.as_object().unwrap() {
+    for (file, facts) in manifest().as_object().unwrap() {
         if facts["rdb_version"].as_u64().unwrap() > max || file.starts_with("valkey") {
             continue;
         }
-        let dir = temp_dir(&format!("load-{file}"));
-        std::fs::copy(corpus_file(&format!("generated/{file}")), dir.join(file)).unwrap();
-        let source = RedisServer::start_with(
-            &redis_server().unwrap(),
-            &[
-                "--dir",
-                dir.to_str().unwrap(),
-                "--dbfilename",
-                file,
-                "--enable-debug-command",
-                "local",
-            ],
-        )
-        .unwrap();
-        assert_eq!(
-            keyspace(&source)
-                .iter()
-                .map(|&(_, n)| n as u64)
-                .sum::<u64>(),
-            facts["keys"].as_u64().unwrap(),
-            "{file} did not load"
-        );
-        let target = RedisServer::start().unwrap();
-        pipe_into(&dir.join(file), &target);
-        assert_eq!(digest(&target), digest(&source), "{file}");
-        assert_eq!(keyspace(&target), keyspace(&source), "{file}");
+        round_trip_corpus_file(file, &RedisServer::builder());
         tested.push(file.clone());
-        drop(source);
-        let _ = std::fs::remove_dir_all(dir);
     }
     assert!(
         tested.len() >= 9,

@@ -574,6 +574,32 @@ fn resp_empty_streams_are_created_with_a_temporary_group() {
 }
 
 #[test]
+fn resp_v1_streams_set_the_last_id_without_the_7_0_counters() {
+    // Redis 5.0 to 6.2 write no counters (the decoder gives the length as
+    // entries added); XSETID with ENTRIESADDED would fail on those servers.
+    let commands = |encoding| resp(vec![Key(header(0, "s", encoding, None), stream_items())]).0;
+    let v1 = commands(Encoding::StreamListpacks);
+    let v3 = commands(Encoding::StreamListpacks3);
+    assert_eq!(v1.len(), v3.len());
+    let differing: Vec<_> = v1.iter().zip(&v3).filter(|(a, b)| a != b).collect();
+    assert_eq!(
+        differing,
+        vec![(
+            &vec!["XSETID".to_owned(), "s".into(), "5-0".into()],
+            &vec![
+                "XSETID".to_owned(),
+                "s".into(),
+                "5-0".into(),
+                "ENTRIESADDED".into(),
+                "3".into(),
+                "MAXDELETEDID".into(),
+                "1-1".into()
+            ]
+        )]
+    );
+}
+
+#[test]
 fn resp_selects_only_when_the_database_changes_and_reports_modules() {
     let mut module = header(1, "m", Encoding::Module2, None);
     module.module = Some(ModuleType { id: 0 });

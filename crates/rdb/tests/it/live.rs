@@ -273,6 +273,8 @@ fn finish_key(p: &mut Parsed, mut b: Building) {
     let entry = Entry {
         value: b.value,
         expire_at_ms: b.header.expire_at_ms,
+        // A Redis 7.0 file has no hash field TTLs (one is reported above).
+        field_expire_at_ms: BTreeMap::new(),
         encoding: None,
     };
     if p.snapshot.keys.insert(key, entry).is_some() {

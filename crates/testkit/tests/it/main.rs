@@ -1,5 +1,7 @@
-//! ferry-testkit integration tests: against the real `redis-server` on `PATH`.
+//! ferry-testkit integration tests: against the real `redis-server` on `PATH`
+//! and the servers `scripts/install-servers.sh` installs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod dataset;
 mod server;
+mod versions;
