@@ -107,12 +107,52 @@ enum After {
     Quicklist { left: u64, v2: bool },
 }
 
+/// Where a blob's bytes are in the stream. Offsets inside an LZF-compressed
+/// blob have no place in the file; errors there point at its compressed data.
+#[derive(Debug, Clone, Copy)]
+struct BlobAt {
+    at: u64,
+    mapped: bool,
+}
+
+impl BlobAt {
+    /// The blob of string `s` in a unit that starts at stream offset `unit_at`.
+    fn of(unit_at: u64, s: &StrRef) -> BlobAt {
+        match *s {
+            StrRef::Raw { start, .. } => BlobAt {
+                at: unit_at + start as u64,
+                mapped: true,
+            },
+            StrRef::Lzf { start, .. } => BlobAt {
+                at: unit_at + start as u64,
+                mapped: false,
+            },
+            StrRef::Int(_) => BlobAt {
+                at: unit_at,
+                mapped: false,
+            },
+        }
+    }
+
+    /// The stream offset of byte `inner` of the blob.
+    fn offset(self, inner: usize) -> u64 {
+        if self.mapped {
+            self.at + inner as u64
+        } else {
+            self.at
+        }
+    }
+
+    fn error(self, e: BlobError) -> Error {
+        Error::new(ErrorKind::Corrupt { what: e.what }, self.offset(e.at))
+    }
+}
+
 #[derive(Debug)]
 struct Blob {
     src: Src,
     role: Role,
-    /// Stream offset of the blob's first byte, or of its string header when compressed.
-    base: u64,
+    base: BlobAt,
     after: After,
 }
 
@@ -122,7 +162,7 @@ struct StreamLp {
     master: StreamId,
     fields: Vec<Bytes>,
     started: bool,
-    base: u64,
+    base: BlobAt,
     left: u64,
 }
 
@@ -1069,7 +1109,7 @@ impl Decoder {
             Head::Blob(None) => (None, Val::End),
             Head::Blob(Some(s)) => {
                 let data = self.string(&unit, s, value_at)?;
-                let blob = self.open_blob(k.encoding, data, value_at, After::End)?;
+                let blob = self.open_blob(k.encoding, data, BlobAt::of(at, &s), After::End)?;
                 (blob_len(&blob), Val::Blob(blob))
             }
             Head::ModuleLens {
@@ -1123,12 +1163,11 @@ impl Decoder {
         &self,
         encoding: Encoding,
         data: Bytes,
-        base: u64,
+        base: BlobAt,
         after: After,
     ) -> Result<Blob, Error> {
         use Encoding as E;
-        let fail =
-            |e: BlobError| Error::new(ErrorKind::Corrupt { what: e.what }, base + e.at as u64);
+        let fail = |e: BlobError| base.error(e);
         let (src, role) = match encoding {
             E::HashZipmap => (Src::Zipmap(Zipmap::new(data).map_err(fail)?), Role::Hash),
             E::ListZiplist | E::ListQuicklist => {
@@ -1159,7 +1198,7 @@ impl Decoder {
                     ErrorKind::Corrupt {
                         what: "blob for a non-blob encoding",
                     },
-                    base,
+                    base.offset(0),
                 ));
             }
         };
@@ -1326,7 +1365,7 @@ impl Decoder {
                                 let blob = self.open_blob(
                                     enc,
                                     data,
-                                    at + s_at as u64,
+                                    BlobAt::of(at, &s),
                                     After::Quicklist { left, v2 },
                                 )?;
                                 Val::Blob(blob)
@@ -1379,11 +1418,9 @@ impl Decoder {
                             ms: be64(&id[..8]),
                             seq: be64(&id[8..]),
                         };
-                        let base = at + lp_at as u64;
-                        let data = self.string(&unit, lp, base)?;
-                        let lp = Listpack::new(data).map_err(|e| {
-                            Error::new(ErrorKind::Corrupt { what: e.what }, base + e.at as u64)
-                        })?;
+                        let data = self.string(&unit, lp, at + lp_at as u64)?;
+                        let base = BlobAt::of(at, &lp);
+                        let lp = Listpack::new(data).map_err(|e| base.error(e))?;
                         Val::StreamLp(StreamLp {
                             lp,
                             master,
@@ -1756,9 +1793,8 @@ impl Decoder {
 
     fn blob_next(&self, blob: &mut Blob) -> Result<Option<Item>, Error> {
         let base = blob.base;
-        let fail =
-            |e: BlobError| Error::new(ErrorKind::Corrupt { what: e.what }, base + e.at as u64);
-        let missing = |what| Error::new(ErrorKind::Corrupt { what }, base);
+        let fail = |e: BlobError| base.error(e);
+        let missing = |what| Error::new(ErrorKind::Corrupt { what }, base.offset(0));
         match &mut blob.src {
             Src::Intset(s) => Ok(s
                 .next_int()
@@ -1904,26 +1940,26 @@ fn module_opcode(c: &mut Cursor, max: u64) -> Res<bool> {
 }
 
 /// The next entry of a listpack that must have one.
-fn lp_required(lp: &mut Listpack, base: u64) -> Result<Element, Error> {
+fn lp_required(lp: &mut Listpack, base: BlobAt) -> Result<Element, Error> {
     match lp.next_element() {
         Ok(Some(e)) => Ok(e),
         Ok(None) => Err(Error::new(
             ErrorKind::Corrupt {
                 what: "stream listpack ended inside an entry",
             },
-            base,
+            base.offset(0),
         )),
         Err(e) => Err(Error::new(
             ErrorKind::Corrupt { what: e.what },
-            base + e.at as u64,
+            base.offset(e.at),
         )),
     }
 }
 
-fn lp_int(lp: &mut Listpack, base: u64, what: &'static str) -> Result<i64, Error> {
+fn lp_int(lp: &mut Listpack, base: BlobAt, what: &'static str) -> Result<i64, Error> {
     lp_required(lp, base)?
         .as_int()
-        .ok_or_else(|| Error::new(ErrorKind::Corrupt { what }, base))
+        .ok_or_else(|| Error::new(ErrorKind::Corrupt { what }, base.offset(0)))
 }
 
 /// The next live entry of a stream listpack.
@@ -1949,13 +1985,13 @@ fn stream_lp_next(s: &mut StreamLp) -> Result<Option<StreamEntry>, Error> {
                     ErrorKind::Corrupt {
                         what: "stream entry flags",
                     },
-                    base,
+                    base.offset(0),
                 )
             })?,
             Err(e) => {
                 return Err(Error::new(
                     ErrorKind::Corrupt { what: e.what },
-                    base + e.at as u64,
+                    base.offset(e.at),
                 ));
             }
         };
