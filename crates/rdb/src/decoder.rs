@@ -558,6 +558,12 @@ impl Decoder {
     }
 
     fn emit_elem(&mut self, item: Item) {
+        if !self.config.raw {
+            if !self.config.skip_values {
+                self.queue.push_back(item);
+            }
+            return;
+        }
         if !self.config.skip_values {
             // Raw chunks flushed while consuming this element must follow it.
             let at = self
@@ -944,7 +950,7 @@ impl Decoder {
                 let code = self.string(&unit, code, at)?;
                 self.emit(Item::Function(Function {
                     code,
-                    pre_ga: Some(pre),
+                    pre_ga: Some(Box::new(pre)),
                 }));
             }
             Unit::ModuleAux {
@@ -1142,7 +1148,7 @@ impl Decoder {
             offset: at,
         };
         // The Key item goes before anything emitted while reading its head.
-        self.queue.push_front(Item::Key(header));
+        self.queue.push_front(Item::Key(Box::new(header)));
         if matches!(val, Val::End) {
             self.finish_key();
         } else {

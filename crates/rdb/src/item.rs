@@ -410,7 +410,7 @@ pub struct Function {
     /// The library code (`#!lua name=...` for FUNCTION2).
     pub code: Bytes,
     /// For the Redis 7.0 release-candidate format (opcode 246): name, engine and description.
-    pub pre_ga: Option<PreGaFunction>,
+    pub pre_ga: Option<Box<PreGaFunction>>,
 }
 
 /// The extra fields of a Redis 7.0 release-candidate function (opcode 246).
@@ -474,8 +474,8 @@ pub enum Item {
     ModuleAux(ModuleAux),
     /// A function library (FUNCTION2, or FUNCTION_PRE_GA).
     Function(Function),
-    /// A key starts.
-    Key(KeyHeader),
+    /// A key starts. (Boxed: items are moved often, and the header is the largest.)
+    Key(Box<KeyHeader>),
     /// A chunk of a string value, at most [`crate::Config::chunk_len`] bytes
     /// (chunks concatenate to the value; an empty string is one empty chunk).
     StringChunk(Bytes),

@@ -254,11 +254,11 @@ fn jsonl_module_values_and_functions() {
     .unwrap();
     out.function(&Function {
         code: b("return 2"),
-        pre_ga: Some(PreGaFunction {
+        pre_ga: Some(Box::new(PreGaFunction {
             name: b("old"),
             engine: b("LUA"),
             description: None,
-        }),
+        })),
     })
     .unwrap();
     out.begin_key(&h).unwrap();

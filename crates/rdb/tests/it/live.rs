@@ -117,7 +117,7 @@ fn parse(items: impl Iterator<Item = Result<Item, ferry_rdb::ReadError>>) -> Par
                     Kind::Module => panic!("{}: module value in a vanilla dump", key_name(&header)),
                 };
                 cur = Some(Building {
-                    header,
+                    header: *header,
                     value,
                     elements: 0,
                     raw: Vec::new(),

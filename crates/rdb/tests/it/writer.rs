@@ -1224,11 +1224,11 @@ impl Writer {
         self.string(code);
         self.expected.push(Item::Function(Function {
             code: Bytes::copy_from_slice(code),
-            pre_ga: Some(PreGaFunction {
+            pre_ga: Some(Box::new(PreGaFunction {
                 name: Bytes::copy_from_slice(name),
                 engine: Bytes::copy_from_slice(engine),
                 description: desc.map(Bytes::copy_from_slice),
-            }),
+            })),
         }));
     }
 
@@ -1312,7 +1312,7 @@ impl Writer {
             key: e.key.clone(),
             bytes: raw,
         });
-        self.expected.push(Item::Key(KeyHeader {
+        self.expected.push(Item::Key(Box::new(KeyHeader {
             db: self.db,
             key: Bytes::copy_from_slice(&e.key),
             encoding,
@@ -1322,7 +1322,7 @@ impl Writer {
             len,
             module,
             offset,
-        }));
+        })));
         self.expected.extend(items);
         self.expected.push(Item::KeyEnd);
     }

@@ -338,7 +338,7 @@ pub fn decode_file(path: &Path, config: Config) -> Decoded {
             Item::Key(header) => {
                 let data = Data::for_kind(header.kind());
                 d.keys.push(Key {
-                    header,
+                    header: *header,
                     slot_info: slot,
                     data,
                     ended: false,
