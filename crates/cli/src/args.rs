@@ -1,5 +1,6 @@
 //! Command-line arguments (clap derive).
 
+use crate::output::spool::DEFAULT_SPILL_BYTES;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -93,6 +94,12 @@ pub struct DumpArgs {
     /// Do not print the closing summary line of `--format resp` on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Most bytes of one key's output (`jsonl`) or of a stream group's pending
+    /// entries (`resp`) held in memory; the rest waits in an anonymous
+    /// temporary file in `$TMPDIR`. Hidden: for tests of that path.
+    #[arg(long, hide = true, value_name = "BYTES", default_value_t = DEFAULT_SPILL_BYTES)]
+    pub spill_bytes: usize,
 }
 
 /// Output formats of `ferry dump`.

@@ -1,35 +1,45 @@
 //! `--format jsonl`: one JSON object per key, one per function library.
 //!
-//! Each key's object is built in memory and written whole at [`Output::end_key`],
-//! so what reaches stdout is always a sequence of complete lines, even when the
-//! input turns out to be corrupt halfway through a key. The price: memory grows
-//! with the largest single key (as JSON). `--format resp` streams instead.
+//! Each key's line is written whole at [`Output::end_key`], so what reaches
+//! stdout is always a sequence of complete lines, even when the input turns out
+//! to be corrupt halfway through a key. Until then the line is built in a
+//! [`Spool`]: in memory for ordinary keys, in a temporary file once it grows
+//! past the spill limit. A string value is kept as raw bytes (its JSON form,
+//! text or base64, depends on whether the whole value is UTF-8) and converted
+//! piece by piece when the line is written. So memory stays bounded whatever
+//! the size of one key.
 
+use super::spool::{DEFAULT_SPILL_BYTES, Spool};
 use super::{Output, Summary};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ferry_rdb::{Function, Item, KeyHeader, Kind, ModuleType, StreamId};
+use ferry_rdb::{Function, Item, KeyHeader, Kind, StreamId};
 use std::io::{self, Write};
+
+/// Size of the pieces in which a string value is converted and written.
+const WRITE_PIECE_BYTES: usize = 64 * 1024;
 
 /// Appends `bytes` as a JSON value: a string when they are valid UTF-8, else
 /// `{"base64":"..."}` (standard alphabet, padded).
 pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => write_str(out, text),
-        Err(_) => {
-            out.extend_from_slice(b"{\"base64\":\"");
-            write_base64(out, bytes);
-            out.extend_from_slice(b"\"}");
-        }
-    }
+    let mut value = ByteString::begin(out, std::str::from_utf8(bytes).is_ok());
+    value.push(out, bytes);
+    value.end(out);
 }
 
 /// Appends `text` as a JSON string. Escapes `"`, `\` and control characters;
 /// everything else, non-ASCII included, is written as is.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    let bytes = text.as_bytes();
+    write_escaped(out, text.as_bytes());
+    out.push(b'"');
+}
+
+/// Appends the inside of a JSON string for UTF-8 `bytes`, which may be any
+/// piece of a longer string: only ASCII bytes are escaped, and those never
+/// occur inside a multi-byte sequence.
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
@@ -54,7 +64,152 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+}
+
+/// Tells whether a byte string that arrives in pieces is valid UTF-8; a
+/// character may be split across pieces anywhere.
+#[derive(Debug, Clone)]
+pub struct Utf8Validator {
+    valid: bool,
+    /// The start of a character cut off at the end of the last piece.
+    partial: [u8; 4],
+    partial_len: usize,
+}
+
+impl Default for Utf8Validator {
+    fn default() -> Self {
+        Utf8Validator {
+            valid: true,
+            partial: [0; 4],
+            partial_len: 0,
+        }
+    }
+}
+
+impl Utf8Validator {
+    /// Checks the next piece.
+    pub fn feed(&mut self, piece: &[u8]) {
+        if !self.valid {
+            return;
+        }
+        let mut rest = piece;
+        if self.partial_len > 0 {
+            // Complete the cut-off character with up to 3 bytes of this piece.
+            let had = self.partial_len;
+            let take = (self.partial.len() - had).min(rest.len());
+            let mut head = self.partial;
+            head[had..had + take].copy_from_slice(&rest[..take]);
+            match std::str::from_utf8(&head[..had + take]) {
+                Ok(_) => rest = &rest[take..],
+                // The character is complete (it ends past `had`); go on after the valid part.
+                Err(e) if e.valid_up_to() > 0 => rest = &rest[e.valid_up_to() - had..],
+                // Still cut off: this piece was too short to complete it.
+                Err(e) if e.error_len().is_none() => {
+                    self.partial = head;
+                    self.partial_len = had + take;
+                    return;
+                }
+                Err(_) => {
+                    self.valid = false;
+                    return;
+                }
+            }
+            self.partial_len = 0;
+        }
+        match std::str::from_utf8(rest) {
+            Ok(_) => {}
+            Err(e) if e.error_len().is_none() => {
+                let cut = &rest[e.valid_up_to()..];
+                self.partial[..cut.len()].copy_from_slice(cut);
+                self.partial_len = cut.len();
+            }
+            Err(_) => self.valid = false,
+        }
+    }
+
+    /// True when everything fed so far is valid UTF-8 that does not end inside a character.
+    pub fn is_valid(&self) -> bool {
+        self.valid && self.partial_len == 0
+    }
+}
+
+/// A byte string written as a JSON value in pieces, once it is known whether
+/// the whole is UTF-8: `"text"` or `{"base64":"..."}`, as [`write_bytes`].
+#[derive(Debug)]
+enum ByteString {
+    Text,
+    Base64(Base64Stream),
+}
+
+impl ByteString {
+    /// Appends the opening of the value.
+    fn begin(out: &mut Vec<u8>, is_utf8: bool) -> Self {
+        if is_utf8 {
+            out.push(b'"');
+            ByteString::Text
+        } else {
+            out.extend_from_slice(b"{\"base64\":\"");
+            ByteString::Base64(Base64Stream::default())
+        }
+    }
+
+    /// Appends the next piece of the string.
+    fn push(&mut self, out: &mut Vec<u8>, piece: &[u8]) {
+        match self {
+            ByteString::Text => write_escaped(out, piece),
+            ByteString::Base64(b64) => b64.push(out, piece),
+        }
+    }
+
+    /// Appends the end of the value.
+    fn end(self, out: &mut Vec<u8>) {
+        match self {
+            ByteString::Text => out.push(b'"'),
+            ByteString::Base64(b64) => {
+                b64.end(out);
+                out.extend_from_slice(b"\"}");
+            }
+        }
+    }
+}
+
+/// Base64 of bytes that arrive in pieces: whole 3-byte groups are encoded at
+/// once, the 1 or 2 bytes left over wait for the next piece (or the padding).
+#[derive(Debug, Default)]
+struct Base64Stream {
+    left: [u8; 2],
+    left_len: usize,
+}
+
+impl Base64Stream {
+    /// Appends the base64 of `piece`'s complete groups.
+    fn push(&mut self, out: &mut Vec<u8>, mut piece: &[u8]) {
+        if self.left_len > 0 {
+            let mut group = [0; 3];
+            let had = self.left_len;
+            let take = (3 - had).min(piece.len());
+            group[..had].copy_from_slice(&self.left[..had]);
+            group[had..had + take].copy_from_slice(&piece[..take]);
+            piece = &piece[take..];
+            if had + take < 3 {
+                self.left[..had + take].copy_from_slice(&group[..had + take]);
+                self.left_len = had + take;
+                return;
+            }
+            write_base64(out, &group);
+            self.left_len = 0;
+        }
+        let whole = piece.len() - piece.len() % 3;
+        write_base64(out, &piece[..whole]);
+        let rest = &piece[whole..];
+        self.left[..rest.len()].copy_from_slice(rest);
+        self.left_len = rest.len();
+    }
+
+    /// Appends the last bytes with padding.
+    fn end(self, out: &mut Vec<u8>) {
+        write_base64(out, &self.left[..self.left_len]);
+    }
 }
 
 /// Appends a sorted-set score: the shortest decimal that parses back to the
@@ -114,10 +269,10 @@ fn write_id(out: &mut Vec<u8>, id: StreamId) {
     out.push(b'"');
 }
 
-/// A small JSON writer over a byte buffer that places the commas itself.
-#[derive(Debug, Default)]
+/// A small JSON writer into a [`Spool`] that places the commas itself.
+#[derive(Debug)]
 struct Json {
-    out: Vec<u8>,
+    out: Spool,
     /// One entry per open container: its closing bracket, and whether it holds a member yet.
     open: Vec<(u8, bool)>,
     /// A field name was just written: its value needs no separator.
@@ -125,6 +280,14 @@ struct Json {
 }
 
 impl Json {
+    fn new(spill_bytes: usize) -> Self {
+        Json {
+            out: Spool::new(spill_bytes),
+            open: Vec::new(),
+            after_field: false,
+        }
+    }
+
     /// Before a value, a container or a field inside the innermost container.
     fn sep(&mut self) {
         if self.after_field {
@@ -133,7 +296,7 @@ impl Json {
         }
         if let Some((_, has)) = self.open.last_mut() {
             if *has {
-                self.out.push(b',');
+                self.out.buf().push(b',');
             }
             *has = true;
         }
@@ -141,35 +304,35 @@ impl Json {
 
     fn begin_object(&mut self) {
         self.sep();
-        self.out.push(b'{');
+        self.out.buf().push(b'{');
         self.open.push((b'}', false));
     }
 
     fn begin_array(&mut self) {
         self.sep();
-        self.out.push(b'[');
+        self.out.buf().push(b'[');
         self.open.push((b']', false));
     }
 
     /// Closes the innermost container.
     fn end(&mut self) {
         if let Some((closer, _)) = self.open.pop() {
-            self.out.push(closer);
+            self.out.buf().push(closer);
         }
     }
 
     /// Writes `"name":`.
     fn field(&mut self, name: &str) {
         self.sep();
-        write_str(&mut self.out, name);
-        self.out.push(b':');
+        write_str(self.out.buf(), name);
+        self.out.buf().push(b':');
         self.after_field = true;
     }
 
-    /// Writes one value with `write`.
-    fn value(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+    /// Writes one value (or its start) with `write`.
+    fn value<T>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> T) -> T {
         self.sep();
-        write(&mut self.out);
+        write(self.out.buf())
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
@@ -192,15 +355,13 @@ impl Json {
         self.value(|out| write_id(out, id));
     }
 
-    /// Closes everything still open and hands out the line, newline included.
-    fn take_line(&mut self) -> Vec<u8> {
+    /// Closes everything still open and ends the line.
+    fn end_line(&mut self) {
         while !self.open.is_empty() {
             self.end();
         }
         self.after_field = false;
-        let mut line = std::mem::take(&mut self.out);
-        line.push(b'\n');
-        line
+        self.out.buf().push(b'\n');
     }
 }
 
@@ -220,34 +381,76 @@ enum StreamPhase {
 /// The value being built for the current key.
 #[derive(Debug)]
 enum Value {
-    /// Chunks so far (UTF-8 or base64 is decided on the whole).
-    String(Vec<u8>),
+    /// A string: its chunks are in `JsonlOutput::raw` (UTF-8 or base64 is
+    /// decided on the whole).
+    String(Utf8Validator),
     /// An array of elements, written as they come.
     Collection,
     /// A stream object, written as its items come.
     Stream(StreamPhase),
-    /// A module value: its type and the payload so far.
-    Module(Option<ModuleType>, Vec<u8>),
+    /// A module value, its payload written as base64 as it comes.
+    Module(Base64Stream),
 }
 
 /// Writes `--format jsonl`.
 #[derive(Debug)]
 pub struct JsonlOutput<W: Write> {
     out: W,
+    /// The current line.
     json: Json,
+    /// The current string value, as raw bytes.
+    raw: Spool,
+    /// A piece of a string value as JSON, on its way to `out`.
+    piece: Vec<u8>,
     value: Option<Value>,
     summary: Summary,
 }
 
 impl<W: Write> JsonlOutput<W> {
-    /// Writes complete lines to `out`.
+    /// Writes complete lines to `out`, keeping up to [`DEFAULT_SPILL_BYTES`]
+    /// of a key in memory.
     pub fn new(out: W) -> Self {
+        Self::with_spill_bytes(out, DEFAULT_SPILL_BYTES)
+    }
+
+    /// Writes complete lines to `out`; a key whose line or string value grows
+    /// past `spill_bytes` continues in a temporary file until it is written.
+    pub fn with_spill_bytes(out: W, spill_bytes: usize) -> Self {
         JsonlOutput {
             out,
-            json: Json::default(),
+            json: Json::new(spill_bytes),
+            raw: Spool::new(spill_bytes),
+            piece: Vec::new(),
             value: None,
             summary: Summary::default(),
         }
+    }
+
+    /// Ends the current line and writes it out.
+    fn write_line(&mut self) -> io::Result<()> {
+        self.json.end_line();
+        let out = &mut self.out;
+        self.json.out.drain(|bytes| out.write_all(bytes))
+    }
+
+    /// Writes the line so far, which ends with `"value":`, then the string
+    /// value from `raw` in pieces; the value's end stays in the line.
+    fn write_string_value(&mut self, utf8: &Utf8Validator) -> io::Result<()> {
+        let mut value = self
+            .json
+            .value(|out| ByteString::begin(out, utf8.is_valid()));
+        let (out, piece) = (&mut self.out, &mut self.piece);
+        self.json.out.drain(|bytes| out.write_all(bytes))?;
+        self.raw.drain(|bytes| {
+            for part in bytes.chunks(WRITE_PIECE_BYTES) {
+                value.push(piece, part);
+                out.write_all(piece)?;
+                piece.clear();
+            }
+            Ok(())
+        })?;
+        value.end(self.json.out.buf());
+        Ok(())
     }
 
     fn stream_element(&mut self, phase: StreamPhase, item: Item) -> StreamPhase {
@@ -382,14 +585,31 @@ impl<W: Write> Output for JsonlOutput<W> {
         });
         json.field("value");
         self.value = Some(match header.kind() {
-            Kind::String => Value::String(Vec::new()),
+            Kind::String => Value::String(Utf8Validator::default()),
             Kind::Stream => {
                 json.begin_object();
                 json.field("entries");
                 json.begin_array();
                 Value::Stream(StreamPhase::Entries)
             }
-            Kind::Module => Value::Module(header.module, Vec::new()),
+            Kind::Module => {
+                let module = header.module;
+                json.begin_object();
+                json.field("module");
+                match module {
+                    Some(m) => json.str(&m.name()),
+                    None => json.value(|out| out.extend_from_slice(b"null")),
+                }
+                json.field("id");
+                json.opt_u64(module.map(|m| m.id));
+                json.field("encver");
+                json.opt_u64(module.map(|m| m.encver()));
+                json.field("payload");
+                Value::Module(json.value(|out| {
+                    out.push(b'"');
+                    Base64Stream::default()
+                }))
+            }
             Kind::List | Kind::Set | Kind::ZSet | Kind::Hash => {
                 json.begin_array();
                 Value::Collection
@@ -400,9 +620,12 @@ impl<W: Write> Output for JsonlOutput<W> {
 
     fn element(&mut self, item: Item) -> io::Result<()> {
         match (&mut self.value, item) {
-            (Some(Value::String(buf)), Item::StringChunk(chunk)) => buf.extend_from_slice(&chunk),
-            (Some(Value::Module(_, buf)), Item::ModuleChunk(chunk)) => {
-                buf.extend_from_slice(&chunk)
+            (Some(Value::String(utf8)), Item::StringChunk(chunk)) => {
+                utf8.feed(&chunk);
+                self.raw.buf().extend_from_slice(&chunk);
+            }
+            (Some(Value::Module(payload)), Item::ModuleChunk(chunk)) => {
+                payload.push(self.json.out.buf(), &chunk);
             }
             (Some(Value::Collection), Item::ListItem(b) | Item::SetMember(b)) => {
                 self.json.bytes(&b)
@@ -438,37 +661,22 @@ impl<W: Write> Output for JsonlOutput<W> {
             }
             _ => {}
         }
-        Ok(())
+        self.json.out.relieve()?;
+        self.raw.relieve()
     }
 
     fn end_key(&mut self) -> io::Result<()> {
-        let json = &mut self.json;
         match self.value.take() {
-            Some(Value::String(buf)) => json.bytes(&buf),
-            Some(Value::Module(module, payload)) => {
-                json.begin_object();
-                json.field("module");
-                match module {
-                    Some(m) => json.str(&m.name()),
-                    None => json.value(|out| out.extend_from_slice(b"null")),
-                }
-                json.field("id");
-                json.opt_u64(module.map(|m| m.id));
-                json.field("encver");
-                json.opt_u64(module.map(|m| m.encver()));
-                json.field("payload");
-                json.value(|out| {
-                    out.push(b'"');
-                    write_base64(out, &payload);
-                    out.push(b'"');
-                });
-                json.end();
+            Some(Value::String(utf8)) => self.write_string_value(&utf8)?,
+            Some(Value::Module(payload)) => {
+                let out = self.json.out.buf();
+                payload.end(out);
+                out.push(b'"');
             }
-            Some(Value::Stream(phase)) => close_group(json, phase),
+            Some(Value::Stream(phase)) => close_group(&mut self.json, phase),
             Some(Value::Collection) | None => {}
         }
-        let line = self.json.take_line();
-        self.out.write_all(&line)?;
+        self.write_line()?;
         self.summary.keys_written += 1;
         Ok(())
     }
@@ -492,8 +700,7 @@ impl<W: Write> Output for JsonlOutput<W> {
             }
             json.end();
         }
-        let line = json.take_line();
-        self.out.write_all(&line)?;
+        self.write_line()?;
         self.summary.functions_written += 1;
         Ok(())
     }

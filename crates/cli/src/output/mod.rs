@@ -3,7 +3,9 @@
 
 pub mod json;
 pub mod keys;
+pub mod pending;
 pub mod resp;
+pub mod spool;
 
 use ferry_rdb::{Function, Item, KeyHeader, ModuleAux};
 use std::io;

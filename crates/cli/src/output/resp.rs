@@ -32,11 +32,16 @@
 //! active times (set to the time of the replay), pending entries whose stream
 //! entry was deleted (`XCLAIM` ignores ids that are not in the stream), and a
 //! stream length stored larger than its live entries (old files).
+//!
+//! Memory: values go out as their items arrive, in bounded commands. Only a
+//! consumer group's pending entries wait for the group's consumers, in a
+//! [`PendingEntries`] that moves to a temporary file once it is large.
 
+use super::pending::PendingEntries;
+use super::spool::DEFAULT_SPILL_BYTES;
 use super::{Output, Summary};
 use bytes::Bytes;
 use ferry_rdb::{Encoding, Function, Item, KeyHeader, Kind, ModuleAux, StreamId};
-use std::collections::HashMap;
 use std::io::{self, Write};
 
 /// Most elements (list items, members, field/value pairs ...) in one command.
@@ -149,8 +154,8 @@ struct Key {
     string_started: bool,
     stream_entries: u64,
     group: Option<Bytes>,
-    /// The current group's pending entries: id -> (delivery time, delivery count).
-    pel: HashMap<StreamId, (u64, u64)>,
+    /// The current group's pending entries.
+    pel: PendingEntries,
     consumer: Option<Bytes>,
 }
 
@@ -159,6 +164,7 @@ struct Key {
 pub struct RespOutput<W: Write> {
     out: W,
     now_ms: i64,
+    spill_bytes: usize,
     db: Option<u64>,
     key: Option<Key>,
     summary: Summary,
@@ -168,9 +174,16 @@ impl<W: Write> RespOutput<W> {
     /// Writes commands to `out`; keys and hash fields that expire at or before
     /// `now_ms` (Unix ms) are left out.
     pub fn new(out: W, now_ms: i64) -> Self {
+        Self::with_spill_bytes(out, now_ms, DEFAULT_SPILL_BYTES)
+    }
+
+    /// As [`RespOutput::new`]; a stream consumer group's pending entries
+    /// beyond about `spill_bytes` wait in a temporary file for their consumers.
+    pub fn with_spill_bytes(out: W, now_ms: i64, spill_bytes: usize) -> Self {
         RespOutput {
             out,
             now_ms,
+            spill_bytes,
             db: None,
             key: None,
             summary: Summary::default(),
@@ -310,7 +323,7 @@ impl<W: Write> Output for RespOutput<W> {
             string_started: false,
             stream_entries: 0,
             group: None,
-            pel: HashMap::new(),
+            pel: PendingEntries::new(self.spill_bytes),
             consumer: None,
         });
         Ok(())
@@ -443,11 +456,7 @@ impl<W: Write> Output for RespOutput<W> {
                 w.key.pel.clear();
                 w.key.consumer = None;
             }
-            Item::StreamPending(nack) => {
-                w.key
-                    .pel
-                    .insert(nack.id, (nack.delivery_time_ms, nack.delivery_count));
-            }
+            Item::StreamPending(nack) => w.key.pel.insert(nack)?,
             Item::StreamConsumer(consumer) => {
                 let group = w.key.group.clone().unwrap_or_default();
                 w.subcommand(b"XGROUP", b"CREATECONSUMER", &[&group, &consumer.name])?;
@@ -456,7 +465,7 @@ impl<W: Write> Output for RespOutput<W> {
             Item::StreamConsumerPending(id) => {
                 let group = w.key.group.clone().unwrap_or_default();
                 let consumer = w.key.consumer.clone().unwrap_or_default();
-                match w.key.pel.remove(&id) {
+                match w.key.pel.claim(id)? {
                     Some((time, count)) => {
                         let (id, time, count) = (id_arg(id), num_arg(time), num_arg(count));
                         w.command(

@@ -50,8 +50,11 @@ pub fn run(args: &DumpArgs) -> Result<(), CliError> {
     let stdout = io::stdout();
     let out = BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, stdout.lock());
     let result = match args.format {
-        Format::Jsonl => dump(args, JsonlOutput::new(out)),
-        Format::Resp => dump(args, RespOutput::new(out, now_ms())),
+        Format::Jsonl => dump(args, JsonlOutput::with_spill_bytes(out, args.spill_bytes)),
+        Format::Resp => dump(
+            args,
+            RespOutput::with_spill_bytes(out, now_ms(), args.spill_bytes),
+        ),
         Format::Keys => dump(args, KeysOutput::new(out)),
     };
     let summary = match result {

@@ -1,6 +1,7 @@
-//! JSON primitives: byte strings (UTF-8 or base64), escaping, scores.
+//! JSON primitives: byte strings (UTF-8 or base64), escaping, scores, UTF-8
+//! checks across pieces.
 
-use ferry_cli::output::json::{write_bytes, write_score, write_str};
+use ferry_cli::output::json::{Utf8Validator, write_bytes, write_score, write_str};
 use serde_json::Value;
 
 fn bytes_json(b: &[u8]) -> String {
@@ -91,4 +92,61 @@ fn non_finite_scores_are_strings() {
     assert_eq!(score_json(f64::INFINITY), r#""inf""#);
     assert_eq!(score_json(f64::NEG_INFINITY), r#""-inf""#);
     assert_eq!(score_json(f64::NAN), r#""nan""#);
+}
+
+/// Byte strings that are valid UTF-8 or not in every way that matters at a
+/// piece boundary: multi-byte characters, truncated and overlong sequences,
+/// surrogates, stray continuation bytes, a bad byte at either end.
+fn utf8_samples() -> Vec<Vec<u8>> {
+    let mut samples: Vec<Vec<u8>> = [
+        &b""[..],
+        b"plain ascii",
+        "é€😀 mixed ✓ text 𝄞".as_bytes(),
+        b"\xff",
+        b"caf\xc3",
+        b"\xf0\x9f\x98",
+        b"\xf0\x9f\x98\x80\x80",
+        b"\x80abc",
+        b"ab\xc0\xafcd",
+        b"ok\xed\xa0\x80ok",
+        b"\xf4\x90\x80\x80",
+        b"\xe2\x82",
+        b"\xe2\x82\xac\xe2",
+        b"\xc3\xa9\xff",
+    ]
+    .iter()
+    .map(|s| s.to_vec())
+    .collect();
+    let text = "a€😀\"\\\n\u{1}é".repeat(40);
+    samples.push(text.clone().into_bytes());
+    let mut late = text.into_bytes();
+    late.push(0xff);
+    samples.push(late);
+    samples
+}
+
+fn validate(pieces: &[&[u8]]) -> bool {
+    let mut v = Utf8Validator::default();
+    for piece in pieces {
+        v.feed(piece);
+    }
+    v.is_valid()
+}
+
+#[test]
+fn utf8_validator_agrees_with_std_whole_byte_by_byte_and_at_every_split() {
+    for s in utf8_samples() {
+        let want = std::str::from_utf8(&s).is_ok();
+        let shown = s.escape_ascii().to_string();
+        assert_eq!(validate(&[&s]), want, "whole: {shown}");
+        let bytes: Vec<&[u8]> = s.chunks(1).collect();
+        assert_eq!(validate(&bytes), want, "byte by byte: {shown}");
+        for i in 0..=s.len() {
+            assert_eq!(validate(&[&s[..i], &s[i..]]), want, "split at {i}: {shown}");
+            for j in i..=s.len().min(i + 6) {
+                let pieces = [&s[..i], &s[i..j], &[][..], &s[j..]];
+                assert_eq!(validate(&pieces), want, "split at {i}, {j}: {shown}");
+            }
+        }
+    }
 }

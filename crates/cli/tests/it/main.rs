@@ -10,6 +10,7 @@ mod json;
 mod keys;
 mod resp;
 mod roundtrip;
+mod spill;
 mod support;
 mod versions;
 mod writers;

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The RDB corpus: `$FERRY_TESTDATA`, else `shared/testdata/rdb` next to the repository.
 pub fn testdata() -> PathBuf {
@@ -31,15 +31,20 @@ pub fn ferry() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ferry"))
 }
 
-/// Runs `ferry` with `args` and `stdin` as standard input.
-pub fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = ferry()
+/// Starts `ferry` with `args`, its standard streams piped.
+pub fn spawn(args: &[&str]) -> Child {
+    ferry()
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `ferry` with `args` and `stdin` as standard input.
+pub fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = spawn(args);
     let mut input = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {

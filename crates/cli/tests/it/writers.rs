@@ -654,3 +654,227 @@ fn resp_functions_are_loaded_with_replace() {
         ]]
     );
 }
+
+/// Pieces of `bytes` of sizes 1, 2, 3, ... (cycling up to `max`).
+fn pieces(bytes: &[u8], max: usize) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    let mut n = 1;
+    while !rest.is_empty() {
+        let take = n.min(rest.len());
+        out.push(Bytes::copy_from_slice(&rest[..take]));
+        rest = &rest[take..];
+        n = n % max + 1;
+    }
+    out
+}
+
+/// Keys of every type, with string values in uneven chunks that split
+/// multi-byte characters, and a module payload in pieces of 1 to 7 bytes.
+fn keys_of_every_shape() -> Vec<Key> {
+    let text = "a€😀\"\\\n\u{1}é\u{7f}".repeat(300).into_bytes();
+    let mut late_bad = text.clone();
+    late_bad.push(0xff);
+    let mut cut_char = text.clone();
+    cut_char.extend_from_slice(b"\xf0\x9f\x98");
+    let binary: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let string = |key: &str, value: &[u8], max: usize| {
+        Key(
+            header(0, key, Encoding::String, None),
+            pieces(value, max)
+                .into_iter()
+                .map(Item::StringChunk)
+                .collect(),
+        )
+    };
+    let mut module = header(0, "m", Encoding::Module2, Some(NOW_MS));
+    module.module = Some(ModuleType {
+        id: 5035677737576115203,
+    });
+    vec![
+        string("text", &text, 13),
+        string("late-bad", &late_bad, 5),
+        string("cut-char", &cut_char, 97),
+        string("binary", &binary, 64),
+        string("empty", b"", 1),
+        Key(
+            header(1, "l", Encoding::ListQuicklist2, None),
+            (0..3000)
+                .map(|i| Item::ListItem(b(&format!("item-{i}-é"))))
+                .collect(),
+        ),
+        Key(
+            header(1, "h", Encoding::HashListpackEx, None),
+            (0..2000)
+                .map(|i| Item::HashField {
+                    field: b(&format!("f{i}")),
+                    value: Bytes::copy_from_slice(&binary[i % 100..i % 100 + 3]),
+                    expire_at_ms: i.is_multiple_of(3).then_some(9_000_000_000_000),
+                })
+                .collect(),
+        ),
+        Key(
+            header(2, "s", Encoding::StreamListpacks3, None),
+            stream_items(),
+        ),
+        Key(
+            module,
+            pieces(&binary[..1000], 7)
+                .into_iter()
+                .map(Item::ModuleChunk)
+                .collect(),
+        ),
+    ]
+}
+
+fn jsonl_with_spill(keys: Vec<Key>, spill_bytes: usize) -> Vec<u8> {
+    let mut buf = Vec::new();
+    feed(
+        &mut JsonlOutput::with_spill_bytes(&mut buf, spill_bytes),
+        keys,
+    );
+    buf
+}
+
+#[test]
+fn jsonl_keys_spilled_to_a_file_are_written_byte_for_byte_as_in_memory() {
+    let in_memory = jsonl_with_spill(keys_of_every_shape(), usize::MAX);
+    let lines = crate::support::json_lines(&in_memory);
+    assert_eq!(lines.len(), 9);
+    assert!(lines[0]["value"].is_string());
+    for (i, l) in lines[1..4].iter().enumerate() {
+        assert!(l["value"].get("base64").is_some(), "key {i}: {l}");
+    }
+    assert_eq!(lines[4]["value"], "");
+    for spill_bytes in [0, 1, 2, 3, 1000, 4099] {
+        let spilled = jsonl_with_spill(keys_of_every_shape(), spill_bytes);
+        assert!(spilled == in_memory, "spill limit {spill_bytes}");
+    }
+}
+
+#[test]
+fn jsonl_never_writes_a_spilled_key_that_did_not_end() {
+    let mut buf = Vec::new();
+    let mut out = JsonlOutput::with_spill_bytes(&mut buf, 0);
+    out.begin_key(&header(0, "done", Encoding::String, None))
+        .unwrap();
+    out.element(Item::StringChunk(b("x"))).unwrap();
+    out.end_key().unwrap();
+    for (key, encoding, item) in [
+        ("cut", Encoding::String, Item::StringChunk(b("abc"))),
+        ("cut", Encoding::ListQuicklist2, Item::ListItem(b("a"))),
+    ] {
+        out.begin_key(&header(0, key, encoding, None)).unwrap();
+        for _ in 0..100 {
+            out.element(item.clone()).unwrap();
+        }
+    }
+    // The input fails here: the caller flushes and stops.
+    out.finish().unwrap();
+    drop(out);
+    assert_eq!(
+        buf,
+        b"{\"db\":0,\"key\":\"done\",\"type\":\"string\",\"expire_at_ms\":null,\"value\":\"x\"}\n"
+    );
+}
+
+/// Whether the test stream's groups list entry `ms` as pending: all but
+/// those ending in 5, then (out of id order) 5, 15 and 25 again.
+fn in_group_pel(ms: u64) -> bool {
+    ms % 10 != 5 || [5, 15, 25].contains(&ms)
+}
+
+/// Whether a consumer of the test stream lists entry `ms`.
+fn in_consumer_pel(ms: u64) -> bool {
+    !ms.is_multiple_of(11) && in_group_pel(ms)
+}
+
+/// A stream whose groups list many pending entries: owned by consumers in
+/// turn, some by none; some added late, out of id order, 1 and 5 twice; then
+/// ids claimed a second time (7, 5) and one the group does not list.
+fn stream_with_long_pending_lists() -> Vec<Item> {
+    let entries = 3000u64;
+    let mut items: Vec<Item> = (1..=entries)
+        .map(|ms| {
+            Item::StreamEntry(StreamEntry {
+                id: id(ms, 0),
+                fields: vec![(b("f"), b(&ms.to_string()))],
+            })
+        })
+        .collect();
+    items.push(Item::StreamMeta(StreamMeta {
+        length: entries,
+        last_id: id(entries, 0),
+        first_id: id(1, 0),
+        max_deleted_id: id(0, 0),
+        entries_added: entries,
+        group_count: 2,
+    }));
+    let nack = |ms: u64, time: u64| {
+        Item::StreamPending(StreamNack {
+            id: id(ms, 0),
+            delivery_time_ms: time + ms,
+            delivery_count: ms % 5 + 1,
+        })
+    };
+    for (group, consumers) in [("g1", 7u64), ("g2", 2)] {
+        items.push(Item::StreamGroup(StreamGroup {
+            name: b(group),
+            last_id: id(entries, 0),
+            entries_read: Some(entries),
+            pel_len: 0,
+        }));
+        items.extend(
+            (1..=entries)
+                .filter(|&ms| ms % 10 != 5)
+                .map(|ms| nack(ms, 1000)),
+        );
+        items.extend([15, 5, 25, 5, 1].map(|ms| nack(ms, 2000)));
+        for c in 0..consumers {
+            items.push(Item::StreamConsumer(StreamConsumer {
+                name: b(&format!("{group}-c{c}")),
+                seen_time_ms: 1,
+                active_time_ms: Some(1),
+                pel_len: 0,
+            }));
+            let ids = (1..=entries).filter(|&ms| ms % consumers == c && in_consumer_pel(ms));
+            items.extend(ids.map(|ms| Item::StreamConsumerPending(id(ms, 0))));
+        }
+        items.extend([7, entries + 1, 5].map(|ms| Item::StreamConsumerPending(id(ms, 0))));
+    }
+    items
+}
+
+fn resp_with_spill(spill_bytes: usize) -> (Vec<u8>, Summary) {
+    let mut buf = Vec::new();
+    let keys = vec![Key(
+        header(0, "s", Encoding::StreamListpacks3, None),
+        stream_with_long_pending_lists(),
+    )];
+    let summary = feed(
+        &mut RespOutput::with_spill_bytes(&mut buf, NOW_MS, spill_bytes),
+        keys,
+    );
+    (buf, summary)
+}
+
+#[test]
+fn resp_long_pending_lists_in_a_temporary_file_give_the_same_commands() {
+    let (in_memory, summary) = resp_with_spill(usize::MAX);
+    let claims: Vec<Vec<Vec<u8>>> = crate::support::parse_resp(&in_memory)
+        .into_iter()
+        .filter(|c| c[0] == b"XCLAIM")
+        .collect();
+    let listed = (1..=3000).filter(|&ms| in_consumer_pel(ms)).count();
+    assert_eq!(claims.len(), 2 * listed);
+    // The 7, unknown and 5 claimed again at the end of each group.
+    assert_eq!(summary.unsupported, 2 * 3);
+    // Entry 1 was listed twice: the later time counts.
+    let first = claims.iter().find(|c| c[5] == b"1-0").unwrap();
+    assert_eq!(first[7], b"2001");
+    for spill_bytes in [0, 64, 100, 1000, 20_000] {
+        let (spilled, spilled_summary) = resp_with_spill(spill_bytes);
+        assert!(spilled == in_memory, "spill limit {spill_bytes}");
+        assert_eq!(spilled_summary, summary);
+    }
+}
