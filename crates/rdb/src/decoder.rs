@@ -63,7 +63,10 @@ pub struct Config {
     pub skip_values: bool,
     /// Largest [`Item::StringChunk`] in bytes; also the size from which
     /// [`Item::ModuleChunk`] and [`Item::Raw`] chunks are flushed (those hold
-    /// whole units, so one may exceed it by one element).
+    /// whole units, so one may exceed it by one element). An LZF-compressed
+    /// string is read `chunk_len` compressed bytes at a time, which expand to
+    /// at most 88 times that before being cut into chunks: that is the most a
+    /// string value holds in memory (5.5 MiB with the default).
     pub chunk_len: usize,
     /// Largest single element, key, AUX value or compact-encoding blob held whole, in bytes.
     pub max_element_len: u64,
