@@ -1883,8 +1883,8 @@ fn blob_len(blob: &Blob) -> Option<u64> {
         Role::HashTtl => 3,
     };
     match &blob.src {
-        Src::Listpack(l) => l.count.map(|c| c / per),
-        Src::Ziplist(z) => z.count.map(|c| c / per),
+        Src::Listpack(l) => l.count().map(|c| c / per),
+        Src::Ziplist(z) => z.count().map(|c| c / per),
         Src::Intset(s) => Some(s.count),
         Src::Zipmap(z) => z.count,
     }

@@ -1,60 +1,42 @@
 //! Listpack (Redis 5+): `<total:u32><count:u16> <entry>* 0xFF`, each entry
 //! `<encoding+data><backlen>`.
 
-use super::{BlobResult, Element, bad, le, sign_extend};
+use super::{BlobResult, Element, Frame, Names, bad, le, sign_extend};
 use bytes::Bytes;
 
 const HEADER_BYTES: usize = 6;
 
+const NAMES: Names = Names {
+    short: "listpack shorter than its header",
+    header: "listpack header",
+    total: "listpack total length differs from its blob",
+    no_end: "listpack without its end byte",
+    past_end: "listpack entry past the end",
+    early_end: "listpack end byte before the end",
+    count: "listpack entry count differs from its header",
+};
+
 /// Iterates over a listpack's entries.
 #[derive(Debug)]
-pub(crate) struct Listpack {
-    data: Bytes,
-    pos: usize,
-    /// Entries the header claims (`None` when it says 65535: unknown).
-    pub(crate) count: Option<u64>,
-    seen: u64,
-}
+pub(crate) struct Listpack(Frame);
 
 impl Listpack {
     pub(crate) fn new(data: Bytes) -> BlobResult<Self> {
-        if data.len() < HEADER_BYTES + 1 {
-            return bad("listpack shorter than its header", 0);
-        }
-        let total = le(&data, 0, 4, "listpack header")? as usize;
-        if total != data.len() {
-            return bad("listpack total length differs from its blob", 0);
-        }
-        if data[data.len() - 1] != 0xff {
-            return bad("listpack without its end byte", data.len() - 1);
-        }
-        let count = le(&data, 4, 2, "listpack header")?;
-        Ok(Listpack {
-            data,
-            pos: HEADER_BYTES,
-            count: (count != 65535).then_some(count),
-            seen: 0,
-        })
+        Frame::new(data, HEADER_BYTES, 4, &NAMES).map(Listpack)
+    }
+
+    /// Entries the header claims (`None` when unknown).
+    pub(crate) fn count(&self) -> Option<u64> {
+        self.0.count
     }
 
     /// The next entry, `None` at the end byte.
     pub(crate) fn next_element(&mut self) -> BlobResult<Option<Element>> {
-        let d = &self.data;
-        let at = self.pos;
-        let Some(&b) = d.get(at) else {
-            return bad("listpack entry past the end", at);
-        };
-        if b == 0xff {
-            if at != d.len() - 1 {
-                return bad("listpack end byte before the end", at);
-            }
-            if let Some(c) = self.count
-                && c != self.seen
-            {
-                return bad("listpack entry count differs from its header", at);
-            }
+        let Some(b) = self.0.entry_start()? else {
             return Ok(None);
-        }
+        };
+        let d = &self.0.data;
+        let at = self.0.pos;
         let (elem, enc_len): (Element, usize) = if b & 0x80 == 0 {
             (Element::Int(i64::from(b & 0x7f)), 1)
         } else if b & 0xc0 == 0x80 {
@@ -94,14 +76,16 @@ impl Listpack {
         if end >= d.len() {
             return bad("listpack entry past the end", at);
         }
-        self.pos = end;
-        self.seen += 1;
+        self.0.pos = end;
+        self.0.seen += 1;
         Ok(Some(elem))
     }
 
     fn str_at(&self, start: usize, n: usize) -> BlobResult<Element> {
         match start.checked_add(n) {
-            Some(end) if end < self.data.len() => Ok(Element::Bytes(self.data.slice(start..end))),
+            Some(end) if end < self.0.data.len() => {
+                Ok(Element::Bytes(self.0.data.slice(start..end)))
+            }
             _ => bad("listpack string past the end", start),
         }
     }

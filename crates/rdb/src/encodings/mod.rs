@@ -48,6 +48,81 @@ pub(crate) fn bad<T>(what: &'static str, at: usize) -> BlobResult<T> {
     Err(BlobError { what, at })
 }
 
+/// The error texts of one framed encoding (they must be `'static`).
+#[derive(Debug)]
+pub(crate) struct Names {
+    pub(crate) short: &'static str,
+    pub(crate) header: &'static str,
+    pub(crate) total: &'static str,
+    pub(crate) no_end: &'static str,
+    pub(crate) past_end: &'static str,
+    pub(crate) early_end: &'static str,
+    pub(crate) count: &'static str,
+}
+
+/// The frame listpacks and ziplists share: a little-endian `u32` total
+/// length first, a `u16` entry count (65535: unknown), entries, and an end
+/// byte 0xFF that must be the blob's last byte.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub(crate) data: Bytes,
+    /// Offset of the next entry.
+    pub(crate) pos: usize,
+    /// Entries the header claims (`None` when it says 65535: unknown).
+    pub(crate) count: Option<u64>,
+    /// Entries read so far.
+    pub(crate) seen: u64,
+    names: &'static Names,
+}
+
+impl Frame {
+    pub(crate) fn new(
+        data: Bytes,
+        header_bytes: usize,
+        count_at: usize,
+        names: &'static Names,
+    ) -> BlobResult<Self> {
+        if data.len() < header_bytes + 1 {
+            return bad(names.short, 0);
+        }
+        let total = le(&data, 0, 4, names.header)? as usize;
+        if total != data.len() {
+            return bad(names.total, 0);
+        }
+        if data[data.len() - 1] != 0xff {
+            return bad(names.no_end, data.len() - 1);
+        }
+        let count = le(&data, count_at, 2, names.header)?;
+        Ok(Frame {
+            data,
+            pos: header_bytes,
+            count: (count != 65535).then_some(count),
+            seen: 0,
+            names,
+        })
+    }
+
+    /// The first byte of the next entry, or `None` at a valid end byte.
+    pub(crate) fn entry_start(&self) -> BlobResult<Option<u8>> {
+        let at = self.pos;
+        let Some(&b) = self.data.get(at) else {
+            return bad(self.names.past_end, at);
+        };
+        if b != 0xff {
+            return Ok(Some(b));
+        }
+        if at != self.data.len() - 1 {
+            return bad(self.names.early_end, at);
+        }
+        if let Some(c) = self.count
+            && c != self.seen
+        {
+            return bad(self.names.count, at);
+        }
+        Ok(None)
+    }
+}
+
 /// Little-endian integer of `n` bytes at `at`, bounds-checked.
 pub(crate) fn le(data: &[u8], at: usize, n: usize, what: &'static str) -> BlobResult<u64> {
     let Some(s) = data.get(at..at + n) else {

@@ -1,60 +1,42 @@
 //! Ziplist (Redis < 7): `<zlbytes:u32><zltail:u32><zllen:u16> <entry>* 0xFF`,
 //! each entry `<prevlen><encoding><data>`.
 
-use super::{BlobResult, Element, bad, le, sign_extend};
+use super::{BlobResult, Element, Frame, Names, bad, le, sign_extend};
 use bytes::Bytes;
 
 const HEADER_BYTES: usize = 10;
 
+const NAMES: Names = Names {
+    short: "ziplist shorter than its header",
+    header: "ziplist header",
+    total: "ziplist total length differs from its blob",
+    no_end: "ziplist without its end byte",
+    past_end: "ziplist entry past the end",
+    early_end: "ziplist end byte before the end",
+    count: "ziplist entry count differs from its header",
+};
+
 /// Iterates over a ziplist's entries.
 #[derive(Debug)]
-pub(crate) struct Ziplist {
-    data: Bytes,
-    pos: usize,
-    /// Entries the header claims (`None` when it says 65535: unknown).
-    pub(crate) count: Option<u64>,
-    seen: u64,
-}
+pub(crate) struct Ziplist(Frame);
 
 impl Ziplist {
     pub(crate) fn new(data: Bytes) -> BlobResult<Self> {
-        if data.len() < HEADER_BYTES + 1 {
-            return bad("ziplist shorter than its header", 0);
-        }
-        let total = le(&data, 0, 4, "ziplist header")? as usize;
-        if total != data.len() {
-            return bad("ziplist total length differs from its blob", 0);
-        }
-        if data[data.len() - 1] != 0xff {
-            return bad("ziplist without its end byte", data.len() - 1);
-        }
-        let count = le(&data, 8, 2, "ziplist header")?;
-        Ok(Ziplist {
-            data,
-            pos: HEADER_BYTES,
-            count: (count != 65535).then_some(count),
-            seen: 0,
-        })
+        Frame::new(data, HEADER_BYTES, 8, &NAMES).map(Ziplist)
+    }
+
+    /// Entries the header claims (`None` when unknown).
+    pub(crate) fn count(&self) -> Option<u64> {
+        self.0.count
     }
 
     /// The next entry, `None` at the end byte.
     pub(crate) fn next_element(&mut self) -> BlobResult<Option<Element>> {
-        let d = &self.data;
-        let at = self.pos;
-        let Some(&first) = d.get(at) else {
-            return bad("ziplist entry past the end", at);
-        };
-        if first == 0xff {
-            if at != d.len() - 1 {
-                return bad("ziplist end byte before the end", at);
-            }
-            if let Some(c) = self.count
-                && c != self.seen
-            {
-                return bad("ziplist entry count differs from its header", at);
-            }
+        let Some(first) = self.0.entry_start()? else {
             return Ok(None);
-        }
+        };
+        let d = &self.0.data;
+        let at = self.0.pos;
         let mut p = at + if first < 254 { 1 } else { 5 };
         let Some(&enc) = d.get(p) else {
             return bad("ziplist entry past the end", at);
@@ -96,16 +78,16 @@ impl Ziplist {
         if p >= d.len() {
             return bad("ziplist entry past the end", at);
         }
-        self.pos = p;
-        self.seen += 1;
+        self.0.pos = p;
+        self.0.seen += 1;
         Ok(Some(elem))
     }
 
     fn str_at(&self, start: usize, n: usize, next: &mut usize) -> BlobResult<Element> {
         match start.checked_add(n) {
-            Some(end) if end < self.data.len() => {
+            Some(end) if end < self.0.data.len() => {
                 *next = end;
-                Ok(Element::Bytes(self.data.slice(start..end)))
+                Ok(Element::Bytes(self.0.data.slice(start..end)))
             }
             _ => bad("ziplist string past the end", start),
         }
