@@ -333,7 +333,6 @@ pub struct Decoder {
     queue: VecDeque<Item>,
     raw: BytesMut,
     module: BytesMut,
-    module_type: Option<ModuleType>,
     cur_encoding: Option<Encoding>,
 }
 
@@ -379,7 +378,8 @@ struct KeyUnit {
 
 /// The head of a value, read together with the key.
 enum Head {
-    Str(Len),
+    /// A string streamed in chunks: its length.
+    Str(u64),
     StrLzf {
         clen: u64,
         len: u64,
@@ -424,7 +424,6 @@ impl Decoder {
             queue: VecDeque::new(),
             raw: BytesMut::new(),
             module: BytesMut::new(),
-            module_type: None,
             cur_encoding: None,
         }
     }
@@ -560,21 +559,27 @@ impl Decoder {
         self.queue.push_back(item);
     }
 
-    fn emit_elem(&mut self, item: Item) {
-        if !self.config.raw {
-            if !self.config.skip_values {
-                self.queue.push_back(item);
-            }
-            return;
-        }
-        if !self.config.skip_values {
-            // Raw chunks flushed while consuming this element must follow it.
-            let at = self
-                .queue
+    /// Where an element goes in the queue: before the Raw chunks flushed
+    /// while consuming it (raw mode), else at the end.
+    fn elem_slot(&self) -> usize {
+        if self.config.raw {
+            self.queue
                 .iter()
                 .position(|i| matches!(i, Item::Raw(_)))
-                .unwrap_or(self.queue.len());
-            self.queue.insert(at, item);
+                .unwrap_or(self.queue.len())
+        } else {
+            self.queue.len()
+        }
+    }
+
+    fn emit_elem(&mut self, item: Item) {
+        if !self.config.skip_values {
+            let at = self.elem_slot();
+            if at == self.queue.len() {
+                self.queue.push_back(item);
+            } else {
+                self.queue.insert(at, item);
+            }
         }
     }
 
@@ -583,11 +588,7 @@ impl Decoder {
         if self.config.skip_values {
             return;
         }
-        let at = self
-            .queue
-            .iter()
-            .position(|i| matches!(i, Item::Raw(_)))
-            .unwrap_or(self.queue.len());
+        let at = self.elem_slot();
         let mut pos = 0;
         let mut n = 0;
         while pos < data.len() {
@@ -798,7 +799,7 @@ impl Decoder {
                         c.skip(n)?;
                         Head::StrInline(at, n as usize)
                     }
-                    Len::Plain(n) => Head::Str(Len::Plain(n)),
+                    Len::Plain(n) => Head::Str(n),
                     Len::Special(3) => {
                         let clen = c.len("LZF compressed length")?;
                         let len = c.len("LZF uncompressed length")?;
@@ -990,34 +991,28 @@ impl Decoder {
         let mut module = None;
         let (len, val) = match k.head {
             Head::StrInline(start, len) => {
-                if !self.config.skip_values {
-                    self.queue
-                        .push_back(Item::StringChunk(unit.slice(start..start + len)));
-                }
+                self.emit_elem(Item::StringChunk(unit.slice(start..start + len)));
                 (Some(len as u64), Val::End)
             }
             Head::StrInlineLzf(start, clen, len) => {
                 if !self.config.skip_values {
                     let text = crate::lzf::decompress(&unit[start..start + clen], len)
                         .map_err(|k| Error::new(k, value_at))?;
-                    self.queue.push_back(Item::StringChunk(Bytes::from(text)));
+                    self.emit_elem(Item::StringChunk(Bytes::from(text)));
                 }
                 (Some(len as u64), Val::End)
             }
-            Head::Str(Len::Plain(len)) => (
+            Head::Str(len) => (
                 Some(len),
                 Val::Str {
                     left: len,
                     first: true,
                 },
             ),
-            Head::Str(Len::Special(_)) => (None, Val::End),
             Head::StrInt(v) => {
                 let text = int_text(v);
                 let len = text.len() as u64;
-                if !self.config.skip_values {
-                    self.queue.push_back(Item::StringChunk(text));
-                }
+                self.emit_elem(Item::StringChunk(text));
                 (Some(len), Val::End)
             }
             Head::StrLzf { clen, len } => {
@@ -1129,13 +1124,11 @@ impl Decoder {
                 module = Some(ModuleType { id });
                 self.module.clear();
                 self.module.extend_from_slice(&unit[payload_at..]);
-                self.module_type = module;
                 (None, Val::ModuleLens { left: count })
             }
             Head::Module(id) => {
                 module = Some(ModuleType { id });
                 self.module.clear();
-                self.module_type = module;
                 (None, Val::Module)
             }
         };
