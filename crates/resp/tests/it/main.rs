@@ -1,0 +1,1 @@
+//! Integration tests of ferry-resp: one binary, a module per subject.
