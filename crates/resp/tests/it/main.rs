@@ -1,1 +1,10 @@
-//! Integration tests of ferry-resp: one binary, a module per subject.
+//! ferry-resp integration tests: one binary, one module per area.
+
+mod codec;
+mod command;
+mod differential;
+mod fuzz_seeds;
+mod live;
+mod spec;
+mod split;
+mod strict;
