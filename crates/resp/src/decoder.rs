@@ -184,7 +184,29 @@ impl Decoder {
     /// A malformed or over-limit frame: the error names the kind and the
     /// stream offset of the offending byte. The decoder is then stuck: every
     /// later call returns the same error.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<(Frame, usize)>, Error> {
+        // A frame already whole in the buffer takes the fast path, unless a
+        // frame is partly decoded or a long line partly searched (those
+        // resume in the state machine).
+        if self.scanned == 0 && self.failed.is_none() && self.is_idle() {
+            if buf.starts_with(b"+OK\r\n") {
+                // The reply to nearly every write: no scan, no allocation.
+                buf.advance(5);
+                self.offset += 5;
+                return Ok(Some((Frame::Simple(Bytes::from_static(b"OK")), 5)));
+            }
+            if let Ok(len) = fast::scan(buf, &self.config, &mut self.tokens) {
+                let frame = fast::build(&buf.split_to(len).freeze(), &self.tokens);
+                self.offset += len as u64;
+                return Ok(Some((frame, len)));
+            }
+        }
+        self.decode_resumable(buf)
+    }
+
+    #[inline(never)]
+    fn decode_resumable(&mut self, buf: &mut BytesMut) -> Result<Option<(Frame, usize)>, Error> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -209,25 +231,12 @@ impl Decoder {
     }
 
     /// True when no frame is partly decoded.
+    #[inline]
     pub fn is_idle(&self) -> bool {
         self.frame_len == 0 && self.stack.is_empty() && self.blob.is_none()
     }
 
     fn decode_inner(&mut self, buf: &mut BytesMut) -> Result<Option<(Frame, usize)>, Error> {
-        // A frame already whole in the buffer takes the fast path (unless a
-        // long line is being searched: that search resumes below).
-        if self.scanned == 0 && self.is_idle() {
-            if buf.starts_with(b"+OK\r\n") {
-                buf.advance(5);
-                self.offset += 5;
-                return Ok(Some((Frame::Simple(Bytes::from_static(b"OK")), 5)));
-            }
-            if let Ok(len) = fast::scan(buf, &self.config, &mut self.tokens) {
-                let frame = fast::build(&buf.split_to(len).freeze(), &self.tokens);
-                self.offset += len as u64;
-                return Ok(Some((frame, len)));
-            }
-        }
         loop {
             let mut value = if let Some(blob) = self.blob {
                 match self.take_blob(buf, blob)? {

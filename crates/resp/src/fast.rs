@@ -40,6 +40,7 @@ pub(crate) enum Bail {
 
 /// Checks the frame at the front of `buf` and returns its wire length.
 /// Each token read is appended to `tokens` (cleared first).
+#[inline(never)]
 pub(crate) fn scan(buf: &[u8], config: &Config, tokens: &mut Vec<Token>) -> Result<usize, Bail> {
     tokens.clear();
     let mut pos = 0;
@@ -172,6 +173,7 @@ pub(crate) fn scan(buf: &[u8], config: &Config, tokens: &mut Vec<Token>) -> Resu
 
 /// Builds the frame `scan` accepted from its tokens; `bytes` is exactly
 /// that frame, and blobs are zero-copy slices of it.
+#[inline(never)]
 pub(crate) fn build(bytes: &Bytes, tokens: &[Token]) -> Frame {
     build_next(bytes, &mut tokens.iter())
 }
@@ -194,7 +196,15 @@ fn build_next(bytes: &Bytes, tokens: &mut std::slice::Iter<'_, Token>) -> Frame 
         ty @ (b'*' | b'~' | b'>') => {
             let mut items = Vec::with_capacity(n as usize);
             for _ in 0..n {
-                items.push(build_next(bytes, tokens));
+                // Commands and most replies are arrays of bulk strings: take
+                // those without a call.
+                match tokens.as_slice().first() {
+                    Some(t) if t.n >= 0 && bytes[t.at] == b'$' => {
+                        items.push(Frame::Bulk(bytes.slice(t.start..t.start + t.n as usize)));
+                        tokens.next();
+                    }
+                    _ => items.push(build_next(bytes, tokens)),
+                }
             }
             match ty {
                 b'*' => Frame::Array(items),
