@@ -43,8 +43,8 @@ step() {
 
 step scripts/install-servers.sh
 step cargo fmt --all --check
-step cargo clippy --workspace --all-targets --locked -- -D warnings
-step cargo test --workspace --locked
+step cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+step cargo test --workspace --all-features --locked
 # The fuzz crate is outside the workspace; keep it building on stable.
 step cargo fmt --manifest-path fuzz/Cargo.toml --check
 step cargo check --manifest-path fuzz/Cargo.toml --locked

@@ -421,8 +421,10 @@ impl Decoder {
                         1,
                     ));
                 }
+                // An empty aggregate opens no level (the fast path agrees);
+                // an attribute always does: the annotated frame follows it.
                 let depth = self.stack.len() + 1;
-                if depth > self.config.max_depth {
+                if (len > 0 || ty == b'|') && depth > self.config.max_depth {
                     return Err(self.err(
                         ErrorKind::LimitExceeded {
                             what: "nesting depth",
@@ -622,7 +624,7 @@ impl Decoder {
                     return Err(self.err(ErrorKind::BadTerminator, at));
                 }
                 if at - 1 > self.config.max_line_len {
-                    return Err(self.line_limit(at - 1));
+                    return Err(self.line_limit());
                 }
                 match buf.get(at + 1) {
                     Some(b'\n') => Ok(Some(at)),
@@ -636,7 +638,7 @@ impl Decoder {
             }
             None => {
                 if buf.len() - 1 > self.config.max_line_len {
-                    return Err(self.line_limit(buf.len() - 1));
+                    return Err(self.line_limit());
                 }
                 self.scanned = buf.len();
                 self.needed = 2;
@@ -645,12 +647,15 @@ impl Decoder {
         }
     }
 
-    fn line_limit(&self, found: usize) -> Error {
+    /// A line longer than the limit. Its end may not have arrived, so
+    /// `found` is reported as limit + 1 however the input was split.
+    fn line_limit(&self) -> Error {
+        let limit = self.config.max_line_len as u64;
         self.err(
             ErrorKind::LimitExceeded {
                 what: "line length",
-                limit: self.config.max_line_len as u64,
-                found: found as u64,
+                limit,
+                found: limit + 1,
             },
             1,
         )

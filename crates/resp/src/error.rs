@@ -36,7 +36,8 @@ pub enum ErrorKind {
         what: &'static str,
         /// The configured limit.
         limit: u64,
-        /// What the input asked for.
+        /// What the input asked for (for a line: limit + 1, since the
+        /// line's end may not have arrived).
         found: u64,
     },
 }
