@@ -219,8 +219,8 @@ impl Decoder {
         }
     }
 
-    /// At least how many more bytes the last `Ok(None)` needed (1 when not
-    /// known better).
+    /// After an `Ok(None)`: at least how many more bytes are needed (1 when
+    /// not known better). Not meaningful after a frame was returned.
     pub fn needed(&self) -> usize {
         self.needed.max(1)
     }
@@ -620,11 +620,13 @@ impl Decoder {
         match memchr::memchr2(b'\r', b'\n', &buf[from..]) {
             Some(i) => {
                 let at = from + i;
-                if buf[at] == b'\n' {
-                    return Err(self.err(ErrorKind::BadTerminator, at));
-                }
+                // The limit first: had the input stopped short of this byte,
+                // the limit is what would have been reported.
                 if at - 1 > self.config.max_line_len {
                     return Err(self.line_limit());
+                }
+                if buf[at] == b'\n' {
+                    return Err(self.err(ErrorKind::BadTerminator, at));
                 }
                 match buf.get(at + 1) {
                     Some(b'\n') => Ok(Some(at)),
