@@ -330,16 +330,48 @@ fn fixed(buf: &[u8], at: usize, form: &[u8]) -> Result<usize, Bail> {
     }
 }
 
-/// A RESP3 double: what Redis writes (`%.17g`, `inf`, `-inf`, `nan`) and
-/// what the spec allows (an exponent, a sign).
+/// A RESP3 double, as the spec's grammar has it: `inf`, `-inf`, `nan`, or
+/// an optional sign, digits, an optional `.` and digits, an optional
+/// exponent (`e`/`E`, optional sign, digits). Redis writes `%.17g` output,
+/// which fits.
 pub(crate) fn parse_double(s: &[u8]) -> Option<f64> {
-    if s.is_empty()
-        || !s
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.'))
-    {
+    match s {
+        b"inf" | b"+inf" => return Some(f64::INFINITY),
+        b"-inf" => return Some(f64::NEG_INFINITY),
+        b"nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    let digits = |s: &[u8], i: &mut usize| {
+        let start = *i;
+        while s.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    let mut i = usize::from(matches!(s.first(), Some(b'-' | b'+')));
+    if !digits(s, &mut i) {
         return None;
     }
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(s, &mut i) {
+            return None;
+        }
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(s.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        if !digits(s, &mut i) {
+            return None;
+        }
+    }
+    if i != s.len() {
+        return None;
+    }
+    // Only ASCII digits, signs, `.` and `e` remain: valid UTF-8 that Rust's
+    // parser accepts.
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
