@@ -1,8 +1,8 @@
-//! Fuzz target `rdb_decode`: see `ferry_rdb_fuzz::checks::rdb_decode`.
+//! Fuzz target `rdb_decode`: see `ferry_fuzz::checks::rdb_decode`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    ferry_rdb_fuzz::checks::rdb_decode(data);
+    ferry_fuzz::checks::rdb_decode(data);
 });
