@@ -108,14 +108,12 @@ impl TryFrom<Frame> for Command {
     /// Accepts a non-empty array whose elements are all bulk strings, which
     /// is how clients and masters send commands.
     fn try_from(frame: Frame) -> Result<Self, NotACommand> {
-        let ok = matches!(&frame, Frame::Array(items)
-            if !items.is_empty() && items.iter().all(|f| matches!(f, Frame::Bulk(_))));
-        if !ok {
-            return Err(NotACommand(frame));
-        }
         let Frame::Array(items) = frame else {
             return Err(NotACommand(frame));
         };
+        if items.is_empty() || !items.iter().all(|f| matches!(f, Frame::Bulk(_))) {
+            return Err(NotACommand(Frame::Array(items)));
+        }
         let parts = items
             .into_iter()
             .filter_map(|f| match f {
