@@ -8,7 +8,7 @@
 //! and `bytes`, and names nothing relative to the crate it is compiled in.
 
 use bytes::BytesMut;
-use ferry_resp::{Config, Decoder, Error, Frame};
+use ferry_resp::{Command, Config, Decoder, Error, ErrorKind, Frame, RawCommand};
 
 /// Longest bulk string the fuzz decoder accepts: small, so that limits are
 /// reachable from small inputs.
@@ -181,6 +181,60 @@ fn data_cuts(data: &[u8]) -> Vec<usize> {
     cuts
 }
 
+/// Commands (each with its wire length) and the error, as kind and offset,
+/// that stopped decoding.
+type Commands = (Vec<(RawCommand, usize)>, Option<(ErrorKind, u64)>);
+
+/// `decode_command` over `input` fed in the pieces `cuts` mark.
+fn decode_commands(
+    input: &[u8],
+    config: &Config,
+    cuts: impl IntoIterator<Item = usize>,
+) -> Commands {
+    let mut decoder = Decoder::with_config(config.clone());
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut fed = 0usize;
+    for cut in cuts.into_iter().chain(std::iter::once(input.len())) {
+        if cut <= fed {
+            continue;
+        }
+        buf.extend_from_slice(&input[fed..cut]);
+        fed = cut;
+        loop {
+            match decoder.decode_command(&mut buf) {
+                Ok(Some((cmd, len))) => {
+                    assert_eq!(cmd.wire().len(), len, "a command's wire form is its bytes");
+                    assert_eq!(cmd.parts().count(), cmd.arity());
+                    out.push((cmd, len));
+                }
+                Ok(None) => break,
+                Err(e) => return (out, Some((e.kind().clone(), e.offset()))),
+            }
+        }
+    }
+    (out, None)
+}
+
+/// What `decode` then `Command::try_from` make of `input` fed whole: what
+/// `decode_command` must make of it.
+fn command_reference(input: &[u8], config: &Config) -> Commands {
+    let mut decoder = Decoder::with_config(config.clone());
+    let mut buf = BytesMut::from(input);
+    let mut out = Vec::new();
+    loop {
+        let at = decoder.offset();
+        match decoder.decode(&mut buf) {
+            Ok(Some((frame, len))) => match Command::try_from(frame) {
+                Ok(cmd) => out.push((RawCommand::from(&cmd), len)),
+                Err(_) => return (out, Some((ErrorKind::NotACommand, at))),
+            },
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some((e.kind().clone(), e.offset()))),
+        }
+    }
+}
+
 /// Fuzz target `resp_decode`: the input is a RESP byte stream, decoded with
 /// small limits (bulk 1 MiB, line 1 MiB, 4096 elements, depth 32), then
 /// again with tiny ones (bulk 32, line 16, 8 elements, depth 4), each time
@@ -190,7 +244,9 @@ fn data_cuts(data: &[u8]) -> Vec<usize> {
 /// offset); each run accounts for every byte (wire lengths, plus bytes of an
 /// unfinished frame, plus bytes still buffered, equal the input's length);
 /// a failed decoder keeps its error; no frame completes before the bytes
-/// `needed()` asked for have arrived; nothing panics.
+/// `needed()` asked for have arrived; nothing panics. `decode_command`,
+/// fed whole, byte by byte and in the same pieces, must give the commands
+/// and the error that `decode` then `Command::try_from` give.
 pub fn resp_decode(data: &[u8]) {
     for config in [config(), tiny_config()] {
         let whole = decode(data, &config, [], false);
@@ -202,6 +258,22 @@ pub fn resp_decode(data: &[u8]) {
         let cuts = data_cuts(data);
         let pieces = decode(data, &config, cuts.iter().copied(), false);
         assert_same(&whole, &pieces, &format!("in pieces cut at {cuts:?}"));
+        let expected = command_reference(data, &config);
+        assert_eq!(
+            decode_commands(data, &config, []),
+            expected,
+            "commands, whole"
+        );
+        assert_eq!(
+            decode_commands(data, &config, 1..data.len()),
+            expected,
+            "commands, byte by byte"
+        );
+        assert_eq!(
+            decode_commands(data, &config, cuts),
+            expected,
+            "commands, in pieces"
+        );
     }
 }
 

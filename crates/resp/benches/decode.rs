@@ -56,6 +56,38 @@ fn ferry_whole(mut buf: BytesMut) -> usize {
     total
 }
 
+/// Decodes every command of a whole buffer with `decode_command`, which
+/// keeps each command in its wire form, and reads every part of it (which
+/// `redis-protocol` does while decoding) so that the comparison is fair.
+fn ferry_commands_whole(mut buf: BytesMut) -> usize {
+    let mut dec = Decoder::new();
+    let mut total = 0;
+    while let Some((cmd, len)) = dec.decode_command(&mut buf).ok().flatten() {
+        cmd.parts().for_each(|p| {
+            black_box(p);
+        });
+        total += len;
+    }
+    total
+}
+
+/// `decode_command` on `input` delivered `read` bytes at a time.
+fn ferry_commands(input: &[u8], read: usize) -> usize {
+    let mut dec = Decoder::new();
+    let mut buf = BytesMut::with_capacity(read.min(input.len()));
+    let mut total = 0;
+    for piece in input.chunks(read) {
+        buf.extend_from_slice(piece);
+        while let Some((cmd, len)) = dec.decode_command(&mut buf).ok().flatten() {
+            cmd.parts().for_each(|p| {
+                black_box(p);
+            });
+            total += len;
+        }
+    }
+    total
+}
+
 /// The same with `redis-protocol`'s zero-copy decoder (RESP2).
 fn redis_protocol_whole(mut buf: BytesMut) -> usize {
     let mut total = 0;
@@ -114,6 +146,10 @@ fn bench(c: &mut Criterion) {
     for (name, input, read) in &cases {
         assert_eq!(ferry(input, *read), input.len());
         assert_eq!(redis_protocol(input, *read), input.len());
+        assert_eq!(
+            ferry_commands_whole(BytesMut::from(&input[..])) > 0,
+            name.starts_with("set_commands")
+        );
         let mut group = c.benchmark_group(*name);
         group.throughput(Throughput::Bytes(input.len() as u64));
         if input.len() > 1 << 20 {
@@ -126,6 +162,11 @@ fn bench(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("ferry", ""), |b| {
                 b.iter_batched(setup, ferry_whole, BatchSize::LargeInput)
             });
+            if name.starts_with("set_commands") {
+                group.bench_function(BenchmarkId::new("ferry-decode_command", ""), |b| {
+                    b.iter_batched(setup, ferry_commands_whole, BatchSize::LargeInput)
+                });
+            }
             group.bench_function(BenchmarkId::new("redis-protocol", ""), |b| {
                 b.iter_batched(setup, redis_protocol_whole, BatchSize::LargeInput)
             });
@@ -134,6 +175,12 @@ fn bench(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("ferry", ""), |b| {
                 b.iter(|| ferry(input, *read))
             });
+            if name.starts_with("set_commands") {
+                assert_eq!(ferry_commands(input, *read), input.len());
+                group.bench_function(BenchmarkId::new("ferry-decode_command", ""), |b| {
+                    b.iter(|| ferry_commands(input, *read))
+                });
+            }
             group.bench_function(BenchmarkId::new("redis-protocol", ""), |b| {
                 b.iter(|| redis_protocol(input, *read))
             });

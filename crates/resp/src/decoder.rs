@@ -10,6 +10,7 @@
 use crate::error::{Error, ErrorKind};
 use crate::fast::{self, is_big_number, parse_double};
 use crate::frame::Frame;
+use crate::raw::RawCommand;
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Default [`Config::max_bulk_len`]: Redis's default `proto-max-bulk-len`.
@@ -203,6 +204,56 @@ impl Decoder {
             }
         }
         self.decode_resumable(buf)
+    }
+
+    /// Like [`Decoder::decode`] for a stream made only of commands (a
+    /// master's replication stream, a client's pipeline): takes the next
+    /// command with its wire length. A command already whole in the buffer
+    /// is checked and split off without building anything and without
+    /// allocating; one arriving in pieces is decoded as
+    /// [`Decoder::decode`] does and then re-encoded into one buffer (one
+    /// copy of its bytes).
+    ///
+    /// Calls to `decode` and `decode_command` may be mixed on one stream.
+    ///
+    /// # Errors
+    ///
+    /// As [`Decoder::decode`], and [`ErrorKind::NotACommand`] for a valid
+    /// frame that is not a non-empty array of bulk strings (it is consumed,
+    /// and the decoder is stuck as after any error).
+    #[inline]
+    pub fn decode_command(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<(RawCommand, usize)>, Error> {
+        if self.scanned == 0
+            && self.failed.is_none()
+            && self.is_idle()
+            && let Ok((len, arity)) = fast::scan_command(buf, &self.config)
+        {
+            self.offset += len as u64;
+            let wire = buf.split_to(len).freeze();
+            return Ok(Some((RawCommand::from_checked(wire, arity), len)));
+        }
+        self.decode_command_slow(buf)
+    }
+
+    #[inline(never)]
+    fn decode_command_slow(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<(RawCommand, usize)>, Error> {
+        let Some((frame, len)) = self.decode_resumable(buf)? else {
+            return Ok(None);
+        };
+        match RawCommand::try_from(frame) {
+            Ok(cmd) => Ok(Some((cmd, len))),
+            Err(_) => {
+                let e = Error::new(ErrorKind::NotACommand, self.offset - len as u64);
+                self.failed = Some(e.clone());
+                Err(e)
+            }
+        }
     }
 
     #[inline(never)]

@@ -30,6 +30,11 @@ pub enum ErrorKind {
     /// A RESP3 streamed string or aggregate (`$?`, `*?` ...): Redis and
     /// Valkey never send them, and this decoder does not accept them.
     Streamed,
+    /// A valid frame where a command was expected (by
+    /// [`Decoder::decode_command`](crate::Decoder::decode_command)): commands
+    /// are non-empty arrays of bulk strings. The offset is the frame's first
+    /// byte.
+    NotACommand,
     /// A length or depth over a configured limit.
     LimitExceeded {
         /// Which limit.
@@ -83,6 +88,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadVerbatim => f.write_str("bad verbatim string header"),
             ErrorKind::BadTerminator => f.write_str("missing or misplaced CRLF"),
             ErrorKind::Streamed => f.write_str("RESP3 streamed types are not supported"),
+            ErrorKind::NotACommand => {
+                f.write_str("a frame that is not a command (a non-empty array of bulk strings)")
+            }
             ErrorKind::LimitExceeded { what, limit, found } => {
                 write!(f, "{what} {found} over the limit of {limit}")
             }

@@ -171,6 +171,42 @@ pub(crate) fn scan(buf: &[u8], config: &Config, tokens: &mut Vec<Token>) -> Resu
     }
 }
 
+/// `scan` for a command (an array of N ≥ 1 bulk strings), recording
+/// nothing: returns its wire length and N. Anything else is `Slow`, for the
+/// state machine to decode or refuse.
+#[inline]
+pub(crate) fn scan_command(buf: &[u8], config: &Config) -> Result<(usize, usize), Bail> {
+    match buf.first() {
+        Some(b'*') => {}
+        Some(_) => return Err(Bail::Slow),
+        None => return Err(Bail::Incomplete),
+    }
+    let (n, mut pos) = number(buf, 1)?;
+    if n <= 0 || n as u64 > config.max_elements as u64 || config.max_depth == 0 {
+        return Err(Bail::Slow);
+    }
+    for _ in 0..n {
+        match buf.get(pos) {
+            Some(b'$') => {}
+            Some(_) => return Err(Bail::Slow),
+            None => return Err(Bail::Incomplete),
+        }
+        let (len, start) = number(buf, pos + 1)?;
+        if len < 0 || len as u64 > config.max_bulk_len as u64 {
+            return Err(Bail::Slow);
+        }
+        let end = start + len as usize;
+        if buf.len() < end + 2 {
+            return Err(Bail::Incomplete);
+        }
+        if buf[end] != b'\r' || buf[end + 1] != b'\n' {
+            return Err(Bail::Slow);
+        }
+        pos = end + 2;
+    }
+    Ok((pos, n as usize))
+}
+
 /// Builds the frame `scan` accepted from its tokens; `bytes` is exactly
 /// that frame, and blobs are zero-copy slices of it.
 #[inline(never)]

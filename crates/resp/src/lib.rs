@@ -18,6 +18,10 @@
 //!   zeros, no overflow); bad input is an [`Error`] with its byte offset.
 //! - Every length that could make it reserve memory is checked against a
 //!   [`Config`] limit first (bulk length, line length, elements, depth).
+//! - [`Decoder::decode_command`] reads a stream of commands into
+//!   [`RawCommand`]s: each command's exact wire bytes, with its parts read in
+//!   place; no allocation per command, and the bytes can be forwarded as
+//!   they are.
 //! - [`Frame::encode`] and [`Command::encode`] write the wire form;
 //!   [`Command`] builds commands from strings, bytes and numbers.
 //! - Feature `codec`: `Codec`, a `tokio_util::codec` adapter.
@@ -61,6 +65,7 @@ mod decoder;
 mod error;
 mod fast;
 mod frame;
+mod raw;
 
 #[cfg(feature = "codec")]
 pub use codec::{Codec, CodecError};
@@ -70,3 +75,4 @@ pub use decoder::{
 };
 pub use error::{Error, ErrorKind, NotACommand};
 pub use frame::Frame;
+pub use raw::{Parts, RawCommand};

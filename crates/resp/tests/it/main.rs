@@ -5,6 +5,7 @@ mod command;
 mod differential;
 mod fuzz_seeds;
 mod live;
+mod raw_command;
 mod spec;
 mod split;
 mod strict;
