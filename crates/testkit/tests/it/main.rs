@@ -2,6 +2,7 @@
 //! and the servers `scripts/install-servers.sh` installs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster;
 mod dataset;
 mod server;
 mod versions;
