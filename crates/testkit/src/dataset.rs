@@ -1128,9 +1128,17 @@ pub fn snapshot(client: &mut Client) -> io::Result<Snapshot> {
         .and_then(Reply::as_int)
         .and_then(|n| u64::try_from(n).ok())
         .unwrap_or(16);
+    // A cluster node has database 0 only and refuses SELECT.
+    let cluster = client
+        .cmd_ok(&["INFO", "cluster"])?
+        .as_str()
+        .is_some_and(|info| info.contains("cluster_enabled:1"));
+    let dbs = if cluster { 1 } else { dbs };
     let mut snap = Snapshot::default();
     for db in 0..dbs {
-        client.cmd_ok(&["SELECT", &db.to_string()])?;
+        if !cluster {
+            client.cmd_ok(&["SELECT", &db.to_string()])?;
+        }
         if client.cmd_ok(&["DBSIZE"])?.as_int() == Some(0) {
             continue;
         }
@@ -1159,7 +1167,9 @@ pub fn snapshot(client: &mut Client) -> io::Result<Snapshot> {
             }
         }
     }
-    client.cmd_ok(&["SELECT", "0"])?;
+    if !cluster {
+        client.cmd_ok(&["SELECT", "0"])?;
+    }
     Ok(snap)
 }
 
