@@ -11,8 +11,9 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 
-/// Default limit of one key's buffered output in memory (`--spill-bytes`).
-pub const DEFAULT_SPILL_BYTES: usize = 8 * 1024 * 1024;
+/// Default limit of one key's buffered output in memory (`--spill-bytes`);
+/// the same as command replay's for pending entries.
+pub const DEFAULT_SPILL_BYTES: usize = ferry_sink::replay::DEFAULT_SPILL_BYTES;
 
 /// Size of the reads that copy a spilled spool out, and the least a spilled
 /// spool buffers before it writes to its file again (whatever the limit).

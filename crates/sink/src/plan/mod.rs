@@ -1,0 +1,522 @@
+//! Per key: `RESTORE` or command replay.
+//!
+//! A [`Planner`] is fed every [`Item`] of a decoder run in raw mode
+//! ([`ferry_rdb::Config::raw`]: each value's serialized bytes also arrive as
+//! [`Item::Raw`] chunks, between its element items) and pushes the [`Write`]s
+//! that rebuild the file's keys and functions on the target:
+//!
+//! - **`RESTORE key ttl payload [REPLACE] [ABSTTL]`** ([`WriteMode::Restore`])
+//!   when the mode allows it, the target can load the value
+//!   ([`TargetCaps::restore_version`]: the payload is stamped with an RDB
+//!   version the target takes, which may be lower than the file's), and the
+//!   value stays small: the payload is built from the raw chunks with
+//!   [`PayloadBuilder`]. The TTL is absolute with `ABSTTL` on targets that
+//!   have it (Redis 5.0+), else relative to [`Options::now_ms`] (at least 1);
+//!   0 without expire time.
+//! - **Command replay** ([`WriteMode::Commands`], by a [`Replayer`]) for the
+//!   other keys. While a key may still be restored, its elements are also
+//!   replayed into a held list; when the bytes held for it (raw bytes plus
+//!   held commands) pass [`Options::big_value_bytes`], the raw bytes are
+//!   dropped and the key continues as command replay, the held commands going
+//!   out first. So memory per key stays near that limit, however large the
+//!   value: a huge string or hash goes out in bounded commands as it arrives.
+//! - **`FUNCTION LOAD [REPLACE] code`** ([`WriteMode::Function`], no key) for
+//!   function libraries, on targets with functions (7.0+).
+//!
+//! Keys whose expire time has passed are left out in every mode. Values that
+//! cannot be written are left out with a [`Note`] (take them with
+//! [`Planner::poll_note`]), counted in the [`Summary`].
+//!
+//! Conflicts with keys already on the target ([`Conflict`]): `RESTORE` gets
+//! `REPLACE` under [`Conflict::Replace`]; without it an existing key makes it
+//! fail with `BUSYKEY`, which [`Conflict::Skip`] accepts
+//! ([`Expect::SuccessOrBusy`]) and [`Conflict::Fail`] does not. Command replay
+//! under [`Conflict::Replace`] starts every key with `DEL key`; under `Skip`
+//! and `Fail` it cannot tell that a key exists, and adds to it.
+//!
+//! What it does **not** do: read files, talk to servers, or read the clock
+//! (the time is [`Options::now_ms`]).
+//!
+//! ```
+//! use ferry_rdb::{Config, Reader};
+//! use ferry_sink::plan::{Options, Planner, TargetCaps};
+//! use ferry_sink::WriteMode;
+//!
+//! // An RDB 9 file with the string "k" = "v".
+//! let mut file = b"REDIS0009\xfe\x00\x00\x01k\x01v\xff".to_vec();
+//! file.extend_from_slice(&ferry_rdb::crc64(&file).to_le_bytes());
+//!
+//! let mut planner = Planner::new(Options::new(TargetCaps::redis(7, 0, 15), 1_700_000_000_000));
+//! let mut writes = Vec::new();
+//! let config = Config { raw: true, ..Config::default() };
+//! for item in Reader::with_config(&file[..], config) {
+//!     planner.handle_item(item?, &mut writes)?;
+//! }
+//! planner.finish(&mut writes);
+//! assert_eq!(writes.len(), 1);
+//! assert_eq!(writes[0].mode, WriteMode::Restore);
+//! assert_eq!(&writes[0].command.parts()[0][..], b"RESTORE");
+//! assert_eq!(planner.summary().restored_keys, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod target;
+
+pub use target::{TargetCaps, first_rdb_version};
+
+use crate::replay::{self, DelBefore, KeyOutcome, Note, NoteKind, Replayer, function_load};
+use crate::{Expect, Write, WriteMode};
+use bytes::Bytes;
+use ferry_rdb::dump::PayloadBuilder;
+use ferry_rdb::{Function, Header, Item, KeyHeader, Kind};
+use ferry_resp::Command;
+use std::collections::VecDeque;
+use std::io;
+
+/// Default of [`Options::big_value_bytes`].
+pub const DEFAULT_BIG_VALUE_BYTES: usize = 8 * 1024 * 1024;
+
+/// What one held command is counted as besides its arguments' bytes.
+const HELD_ARG_OVERHEAD_BYTES: usize = 32;
+
+/// What one held note is counted as besides its key.
+const HELD_NOTE_BYTES: usize = 128;
+
+/// How keys are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// `RESTORE` when the target can load the value and it is small, else
+    /// command replay.
+    #[default]
+    Auto,
+    /// `RESTORE` only: a key the target cannot load (or too big to hold) is
+    /// left out with a note, never replayed.
+    Restore,
+    /// Command replay only (raw mode is then not needed). Module values,
+    /// which have no command form, are left out with a note.
+    Commands,
+}
+
+/// What happens to a key that already exists on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Conflict {
+    /// It is replaced (`RESTORE ... REPLACE`; `DEL` before replayed
+    /// commands; `FUNCTION LOAD REPLACE`).
+    #[default]
+    Replace,
+    /// It is left as it is: `RESTORE` without `REPLACE`, its `BUSYKEY`
+    /// error accepted. Replayed keys cannot be checked (see the module
+    /// documentation); a function library that exists fails (`FUNCTION LOAD`
+    /// without `REPLACE` has no skip).
+    Skip,
+    /// Writing it fails: `RESTORE` without `REPLACE` (`BUSYKEY`), `FUNCTION
+    /// LOAD` without `REPLACE`. Replayed keys cannot be checked.
+    Fail,
+}
+
+/// How a [`Planner`] writes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `RESTORE`, replay, or each as fits.
+    pub mode: Mode,
+    /// What happens to existing keys.
+    pub conflict: Conflict,
+    /// What the target can load and which commands it has.
+    pub target: TargetCaps,
+    /// The time of the migration, Unix ms: keys and hash fields that expire
+    /// at or before it are left out; relative TTLs are computed from it.
+    pub now_ms: i64,
+    /// Most bytes held for one key while it may still be restored (its raw
+    /// bytes plus the commands prepared in case it is replayed).
+    pub big_value_bytes: usize,
+    /// A consumer group's pending entries beyond about this many bytes wait
+    /// in a temporary file (command replay).
+    pub spill_bytes: usize,
+}
+
+impl Options {
+    /// [`Mode::Auto`], [`Conflict::Replace`], [`DEFAULT_BIG_VALUE_BYTES`]
+    /// and [`replay::DEFAULT_SPILL_BYTES`] for `target` at `now_ms`.
+    pub fn new(target: TargetCaps, now_ms: i64) -> Self {
+        Options {
+            mode: Mode::Auto,
+            conflict: Conflict::Replace,
+            target,
+            now_ms,
+            big_value_bytes: DEFAULT_BIG_VALUE_BYTES,
+            spill_bytes: replay::DEFAULT_SPILL_BYTES,
+        }
+    }
+}
+
+/// What a [`Planner`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Keys written with `RESTORE`.
+    pub restored_keys: u64,
+    /// Keys written by command replay.
+    pub replayed_keys: u64,
+    /// Of those, keys replayed because they grew past
+    /// [`Options::big_value_bytes`] (they could have been restored).
+    pub big_keys_replayed: u64,
+    /// Function libraries written.
+    pub functions: u64,
+    /// Keys left out because their expire time had passed (or, replayed, all
+    /// their hash fields had).
+    pub expired_keys_skipped: u64,
+    /// Hash fields of replayed keys left out because their own expire time
+    /// had passed.
+    pub expired_fields_skipped: u64,
+    /// Keys left out because they had no elements.
+    pub empty_keys_skipped: u64,
+    /// Keys, values, elements or functions left out or changed: one per [`Note`].
+    pub unsupported: u64,
+}
+
+/// A key that may still be restored.
+#[derive(Debug)]
+struct Held {
+    header: KeyHeader,
+    payload: PayloadBuilder,
+    /// Also replayed into `writes`, to fall back to; false when the key can
+    /// only be restored.
+    replay: bool,
+    writes: Vec<Write>,
+    /// How many of `writes` are counted in `bytes`.
+    counted: usize,
+    notes: Vec<Note>,
+    bytes: usize,
+}
+
+/// What the current key's items go to.
+#[derive(Debug)]
+enum State {
+    /// Outside keys.
+    Idle,
+    /// Left out: its items are ignored.
+    Skip,
+    /// Command replay, straight to the output.
+    Replay {
+        /// It was held and grew too big.
+        big: bool,
+    },
+    /// Maybe `RESTORE`.
+    Hold(Box<Held>),
+}
+
+/// Chooses per key between `RESTORE` and command replay. See the [module
+/// documentation](self).
+#[derive(Debug)]
+pub struct Planner {
+    options: Options,
+    source: Option<Header>,
+    replayer: Replayer,
+    state: State,
+    /// The replayer's expired-field count when the current key began.
+    expired_fields_at_key: u64,
+    summary: Summary,
+    notes: VecDeque<Note>,
+}
+
+impl Planner {
+    /// A planner writing as `options` say.
+    pub fn new(options: Options) -> Self {
+        let mut replay = replay::Options::new(options.now_ms);
+        replay.del = match options.conflict {
+            Conflict::Replace => DelBefore::Every,
+            Conflict::Skip | Conflict::Fail => DelBefore::Never,
+        };
+        replay.function_replace = options.conflict == Conflict::Replace;
+        replay.spill_bytes = options.spill_bytes;
+        replay.features = options.target.replay_features();
+        Planner {
+            options,
+            source: None,
+            replayer: Replayer::new(replay),
+            state: State::Idle,
+            expired_fields_at_key: 0,
+            summary: Summary::default(),
+            notes: VecDeque::new(),
+        }
+    }
+
+    /// The options given to [`Planner::new`].
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// What was done so far.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// The oldest note not yet taken. Notes wait until taken: poll them
+    /// after each call when a file may hold many.
+    pub fn poll_note(&mut self) -> Option<Note> {
+        self.notes.pop_front()
+    }
+
+    /// Takes the next item of the decoder, pushing the writes it completes.
+    ///
+    /// # Errors
+    /// The temporary file of a long pending-entries list (command replay of a
+    /// stream) cannot be created, written or read.
+    pub fn handle_item(&mut self, item: Item, out: &mut Vec<Write>) -> io::Result<()> {
+        match item {
+            Item::Header(header) => self.source = Some(header),
+            Item::Key(header) => self.begin_key(*header, out),
+            Item::KeyEnd => self.end_key(out),
+            Item::Raw(chunk) => {
+                if let State::Hold(held) = &mut self.state {
+                    held.payload.push(&chunk);
+                    held.bytes += chunk.len();
+                    self.check_size(out);
+                }
+            }
+            Item::Function(function) => self.function(&function, out),
+            Item::ModuleAux(aux) => {
+                let module = aux.module.name();
+                self.note(None, NoteKind::ModuleAux { module });
+            }
+            Item::Aux { .. }
+            | Item::SelectDb(_)
+            | Item::ResizeDb { .. }
+            | Item::SlotInfo { .. }
+            | Item::End { .. } => {}
+            element => match &mut self.state {
+                State::Replay { .. } => {
+                    self.replayer.element(element, out)?;
+                    self.release_notes();
+                }
+                State::Hold(held) if held.replay => {
+                    self.replayer.element(element, &mut held.writes)?;
+                    while let Some(note) = self.replayer.poll_note() {
+                        held.bytes += HELD_NOTE_BYTES + note.key.as_ref().map_or(0, Bytes::len);
+                        held.notes.push(note);
+                    }
+                    for write in &held.writes[held.counted..] {
+                        held.bytes += write
+                            .command
+                            .parts()
+                            .iter()
+                            .map(|p| p.len() + HELD_ARG_OVERHEAD_BYTES)
+                            .sum::<usize>();
+                    }
+                    held.counted = held.writes.len();
+                    self.check_size(out);
+                }
+                State::Idle | State::Skip | State::Hold(_) => {}
+            },
+        }
+        Ok(())
+    }
+
+    /// The input ended: hands over what a key cut short had ready (for a
+    /// replayed key; a held one is dropped) and returns the summary.
+    pub fn finish(&mut self, out: &mut Vec<Write>) -> Summary {
+        if matches!(self.state, State::Replay { .. }) {
+            self.replayer.finish(out);
+            self.release_notes();
+        }
+        self.state = State::Idle;
+        self.summary.clone()
+    }
+
+    fn begin_key(&mut self, header: KeyHeader, out: &mut Vec<Write>) {
+        if !matches!(self.state, State::Idle) {
+            // A key without its end (not from a decoder): close it as cut short.
+            self.finish(out);
+        }
+        if header
+            .expire_at_ms
+            .is_some_and(|ms| ms <= self.options.now_ms)
+        {
+            self.summary.expired_keys_skipped += 1;
+            self.state = State::Skip;
+            return;
+        }
+        let must_restore = self.options.mode == Mode::Restore
+            || (header.kind() == Kind::Module && self.options.mode != Mode::Commands);
+        let stamp = match (self.options.mode, self.source) {
+            (Mode::Commands, _) | (_, None) => None,
+            (_, Some(source)) => self.options.target.restore_version(source, header.encoding),
+        };
+        self.expired_fields_at_key = self.replayer.summary().expired_fields_skipped;
+        self.state = match stamp {
+            None if must_restore => {
+                let encoding = header.encoding;
+                self.note(Some(&header), NoteKind::NotRestorable { encoding });
+                State::Skip
+            }
+            None => {
+                self.replayer.begin_key(&header);
+                State::Replay { big: false }
+            }
+            Some(version) => {
+                if !must_restore {
+                    self.replayer.begin_key(&header);
+                }
+                State::Hold(Box::new(Held {
+                    bytes: header.key.len(),
+                    header,
+                    payload: PayloadBuilder::new(version),
+                    replay: !must_restore,
+                    writes: Vec::new(),
+                    counted: 0,
+                    notes: Vec::new(),
+                }))
+            }
+        };
+    }
+
+    /// Switches a held key that grew past the limit to command replay (or
+    /// leaves it out if it can only be restored).
+    fn check_size(&mut self, out: &mut Vec<Write>) {
+        let State::Hold(held) = &self.state else {
+            return;
+        };
+        if held.bytes <= self.options.big_value_bytes {
+            return;
+        }
+        let State::Hold(held) = std::mem::replace(&mut self.state, State::Skip) else {
+            return;
+        };
+        let held = *held;
+        if held.replay {
+            out.extend(held.writes);
+            for note in held.notes {
+                self.push_note(note);
+            }
+            self.state = State::Replay { big: true };
+        } else {
+            let limit_bytes = self.options.big_value_bytes;
+            self.note(
+                Some(&held.header),
+                NoteKind::TooBigToRestore { limit_bytes },
+            );
+        }
+    }
+
+    fn end_key(&mut self, out: &mut Vec<Write>) {
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Idle | State::Skip => {}
+            State::Replay { big } => {
+                let outcome = self.replayer.end_key(out);
+                self.release_notes();
+                self.count_replayed(outcome, big);
+            }
+            State::Hold(held) => {
+                let mut held = *held;
+                if !held.replay {
+                    if held.payload.is_empty() {
+                        self.note(Some(&held.header), NoteKind::NoRawBytes);
+                    } else {
+                        out.push(self.restore(&held.header, held.payload));
+                        self.summary.restored_keys += 1;
+                    }
+                    return;
+                }
+                let outcome = self.replayer.end_key(&mut held.writes);
+                while let Some(note) = self.replayer.poll_note() {
+                    held.notes.push(note);
+                }
+                if outcome == KeyOutcome::Written && !held.payload.is_empty() {
+                    // Restored: what the replay prepared (and its notes) is dropped.
+                    out.push(self.restore(&held.header, held.payload));
+                    self.summary.restored_keys += 1;
+                } else {
+                    // Empty or expired (nothing to restore), or no raw bytes
+                    // (not raw mode): as replayed.
+                    out.extend(held.writes);
+                    for note in held.notes {
+                        self.push_note(note);
+                    }
+                    self.count_replayed(outcome, false);
+                }
+            }
+        }
+    }
+
+    /// Counts a key that went through the replayer.
+    fn count_replayed(&mut self, outcome: KeyOutcome, big: bool) {
+        let fields = self.replayer.summary().expired_fields_skipped;
+        self.summary.expired_fields_skipped += fields.saturating_sub(self.expired_fields_at_key);
+        self.expired_fields_at_key = fields;
+        match outcome {
+            KeyOutcome::Written => {
+                self.summary.replayed_keys += 1;
+                self.summary.big_keys_replayed += u64::from(big);
+            }
+            KeyOutcome::Expired => self.summary.expired_keys_skipped += 1,
+            KeyOutcome::Empty => self.summary.empty_keys_skipped += 1,
+            KeyOutcome::Unsupported => {}
+        }
+    }
+
+    /// `RESTORE key ttl payload [REPLACE] [ABSTTL]`.
+    fn restore(&self, header: &KeyHeader, payload: PayloadBuilder) -> Write {
+        let target = &self.options.target;
+        let abs = target.supports_abs_ttl();
+        let ttl = match header.expire_at_ms {
+            None => 0,
+            Some(at) if abs => at,
+            Some(at) => at.saturating_sub(self.options.now_ms).max(1),
+        };
+        let mut command = Command::with_capacity(Bytes::from_static(b"RESTORE"), 5)
+            .arg(&header.key)
+            .arg(ttl)
+            .arg(payload.finish());
+        if self.options.conflict == Conflict::Replace {
+            command.push_arg(Bytes::from_static(b"REPLACE"));
+        }
+        if abs && header.expire_at_ms.is_some() {
+            command.push_arg(Bytes::from_static(b"ABSTTL"));
+        }
+        Write {
+            db: header.db,
+            key: Some(header.key.clone()),
+            command,
+            mode: WriteMode::Restore,
+            expect: match self.options.conflict {
+                Conflict::Skip => Expect::SuccessOrBusy,
+                Conflict::Replace | Conflict::Fail => Expect::Success,
+            },
+            last_of_key: true,
+        }
+    }
+
+    fn function(&mut self, function: &Function, out: &mut Vec<Write>) {
+        if !self.options.target.supports_functions() {
+            self.note(None, NoteKind::FunctionsUnsupported);
+            return;
+        }
+        if let Some(pre_ga) = &function.pre_ga {
+            let name = pre_ga.name.clone();
+            self.note(None, NoteKind::PreGaFunction { name });
+            return;
+        }
+        let replace = self.options.conflict == Conflict::Replace;
+        out.push(function_load(&function.code, replace, Expect::Success));
+        self.summary.functions += 1;
+    }
+
+    /// Moves the replayer's notes out.
+    fn release_notes(&mut self) {
+        while let Some(note) = self.replayer.poll_note() {
+            self.push_note(note);
+        }
+    }
+
+    fn note(&mut self, header: Option<&KeyHeader>, kind: NoteKind) {
+        self.push_note(Note {
+            db: header.map(|h| h.db),
+            key: header.map(|h| h.key.clone()),
+            kind,
+        });
+    }
+
+    fn push_note(&mut self, note: Note) {
+        self.summary.unsupported += 1;
+        self.notes.push_back(note);
+    }
+}

@@ -1,0 +1,5 @@
+//! ferry-sink integration tests: one binary, one module per area.
+
+mod plan;
+mod replay;
+mod sink;
