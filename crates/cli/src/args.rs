@@ -50,6 +50,163 @@ everything printed before an error is complete (whole JSON lines, whole commands
         after_help = EXIT_CODES_HELP
     )]
     Dump(DumpArgs),
+    /// Load an RDB file into a standalone Redis, a Redis Cluster or a proxy.
+    #[command(
+        long_about = "Load an RDB file (any Redis version, or Valkey) into a running target: a \
+standalone Redis, a Redis Cluster (keys routed by slot to their masters, MOVED/ASK followed), or \
+a proxy such as twemproxy or Codis.\n\n\
+Each key is written with RESTORE when the target can load its serialized form (fast), else by \
+command replay (SET, RPUSH, SADD, ZADD, HSET, XADD ... then PEXPIREAT): for older targets, for \
+values over --big-value-bytes (written in bounded batches), and with --mode commands. Keys \
+already expired are skipped and counted. By default the target must be empty.\n\n\
+Examples:\n  ferry restore dump.rdb --target redis://127.0.0.1:6379\n  \
+FERRY_TARGET_PASSWORD=secret ferry restore dump.rdb --target redis://10.0.0.5:7000 --parallel 8\n  \
+ferry restore -i dump.rdb -t 127.0.0.1:6380 -n 16        (crs-port style)",
+        after_help = RESTORE_EXIT_CODES_HELP
+    )]
+    Restore(RestoreArgs),
+}
+
+const RESTORE_EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  every selected key landed on the target
+  1  something was not copied: a key the target refused (named on stderr), a lost
+     connection, an unreadable or corrupt file, a check that failed (non-empty
+     target, several databases into a cluster ...)
+  2  usage error
+  3  some values cannot be written to this target (module values without the
+     module, functions on a target older than 7.0 ...) and were left out";
+
+/// What to do with a key that already exists on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnConflict {
+    /// Refuse to start unless the target is empty; a key that exists anyway
+    /// is an error naming it.
+    Fail,
+    /// Overwrite it (RESTORE ... REPLACE, or DEL then the commands).
+    Replace,
+    /// Leave the existing key as it is and count it.
+    Skip,
+}
+
+/// How keys are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WriteModeArg {
+    /// RESTORE where the target can load the value, else command replay.
+    Auto,
+    /// RESTORE only; a value the target cannot load is reported and left out.
+    Restore,
+    /// Command replay only (for proxies that refuse RESTORE, or to normalise encodings).
+    Commands,
+}
+
+/// The target's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKindArg {
+    /// Ask the target (INFO cluster).
+    Auto,
+    /// One server: databases with SELECT.
+    Standalone,
+    /// A Redis Cluster.
+    Cluster,
+    /// twemproxy/Codis: commands only, database 0 only.
+    Proxy,
+}
+
+/// Arguments of `ferry restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The RDB file to load.
+    #[arg(value_name = "FILE", required_unless_present = "input")]
+    pub file: Option<PathBuf>,
+
+    /// The RDB file (crs-port's -i).
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        conflicts_with = "file"
+    )]
+    pub input: Option<PathBuf>,
+
+    /// The target: redis://[user:password@]host:port[/db], or host:port. A
+    /// cluster is given by any of its nodes.
+    #[arg(short = 't', long, value_name = "URL")]
+    pub target: String,
+
+    /// The target's password (crs-port's -A). It shows in `ps`: prefer
+    /// --target-password-file or $FERRY_TARGET_PASSWORD.
+    #[arg(short = 'A', long = "target-password", value_name = "PASSWORD")]
+    pub target_password: Option<String>,
+
+    /// Read the target's password from the first line of this file.
+    #[arg(long, value_name = "FILE")]
+    pub target_password_file: Option<PathBuf>,
+
+    /// Is the target standalone, a cluster or a proxy.
+    #[arg(long, value_enum, default_value_t = TargetKindArg::Auto)]
+    pub target_kind: TargetKindArg,
+
+    /// Connections to a standalone target or a proxy (a cluster gets one per master).
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 4)]
+    pub parallel: usize,
+
+    /// Write the keys of source database SRC into database DST. Repeatable;
+    /// unmapped databases keep their number (or the URL's /db for a file with one database).
+    #[arg(long = "db-map", value_name = "SRC:DST")]
+    pub db_map: Vec<String>,
+
+    /// What to do with keys that already exist on the target.
+    #[arg(long, value_enum, default_value_t = OnConflict::Fail)]
+    pub on_conflict: OnConflict,
+
+    /// How to write keys.
+    #[arg(long, value_enum, default_value_t = WriteModeArg::Auto)]
+    pub mode: WriteModeArg,
+
+    /// Only keys matching this Redis glob pattern (as SCAN MATCH takes it).
+    #[arg(short = 'k', long, value_name = "GLOB")]
+    pub key_pattern: Option<OsString>,
+
+    /// Read the file and connect to the target, but write nothing; print what
+    /// would be done.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Leave out Redis function libraries.
+    #[arg(long)]
+    pub no_functions: bool,
+
+    /// Do not verify the file's CRC64 trailer.
+    #[arg(long)]
+    pub no_verify_checksum: bool,
+
+    /// Values whose serialized form is larger than this are written by command
+    /// replay in bounded batches instead of one RESTORE.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub big_value_bytes: usize,
+
+    /// Exit 0 even when values this target cannot hold were left out (they are
+    /// still reported).
+    #[arg(long)]
+    pub skip_unsupported: bool,
+
+    /// Progress display: a bar on a terminal, log lines otherwise.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    /// A bar when stderr is a terminal, else a log line every 5 seconds.
+    Auto,
+    /// Always the bar.
+    Bar,
+    /// Always log lines.
+    Log,
+    /// Nothing but the summary.
+    None,
 }
 
 /// Arguments of `ferry dump`.

@@ -25,6 +25,15 @@ pub enum CliError {
     },
     /// Writing the output failed.
     Write(io::Error),
+    /// The command line is wrong in a way clap cannot see.
+    Usage(String),
+    /// The target could not be used (unreachable, refused credentials,
+    /// lost connection ...).
+    Target(ferry_sink::Error),
+    /// A check before writing failed; the message says what to do.
+    Check(String),
+    /// Not everything was copied; the message says what was not.
+    Incomplete(String),
     /// Some values could not be represented in the output format.
     Unsupported {
         /// How many.
@@ -36,7 +45,13 @@ impl CliError {
     /// The process exit status for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Open { .. } | CliError::Read { .. } | CliError::Write(_) => exit::ERROR,
+            CliError::Open { .. }
+            | CliError::Read { .. }
+            | CliError::Write(_)
+            | CliError::Target(_)
+            | CliError::Check(_)
+            | CliError::Incomplete(_) => exit::ERROR,
+            CliError::Usage(_) => exit::USAGE,
             CliError::Unsupported { .. } => exit::INCOMPLETE,
         }
     }
@@ -50,6 +65,8 @@ impl fmt::Display for CliError {
             }
             CliError::Read { input, source } => write!(f, "{input}: {source}"),
             CliError::Write(e) => write!(f, "cannot write the output: {e}"),
+            CliError::Usage(m) | CliError::Check(m) | CliError::Incomplete(m) => f.write_str(m),
+            CliError::Target(e) => write!(f, "target: {e}"),
             CliError::Unsupported { count } => write!(
                 f,
                 "{count} value(s) could not be represented in this format and were left out \
@@ -65,7 +82,11 @@ impl std::error::Error for CliError {
             CliError::Open { source, .. } => Some(source),
             CliError::Read { source, .. } => Some(source),
             CliError::Write(e) => Some(e),
-            CliError::Unsupported { .. } => None,
+            CliError::Target(e) => Some(e),
+            CliError::Usage(_)
+            | CliError::Check(_)
+            | CliError::Incomplete(_)
+            | CliError::Unsupported { .. } => None,
         }
     }
 }

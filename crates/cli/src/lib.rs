@@ -20,3 +20,4 @@ pub mod error;
 pub mod glob;
 pub mod output;
 pub mod run;
+pub mod target;

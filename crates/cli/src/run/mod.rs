@@ -1,6 +1,7 @@
 //! The subcommands, one module each.
 
 pub mod dump;
+pub mod restore;
 
 use crate::args::{Cli, Command};
 use crate::error::CliError;
@@ -12,5 +13,6 @@ use crate::error::CliError;
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Dump(args) => dump::run(&args),
+        Command::Restore(args) => restore::run(&args),
     }
 }

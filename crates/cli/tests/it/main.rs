@@ -9,6 +9,7 @@ mod glob;
 mod json;
 mod keys;
 mod resp;
+mod restore;
 mod roundtrip;
 mod spill;
 mod support;

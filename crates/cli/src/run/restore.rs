@@ -1,0 +1,578 @@
+//! `ferry restore FILE --target URL`: loads an RDB file into a running
+//! target through [`ferry_sink`].
+//!
+//! The file is decoded on a blocking thread, where a [`Planner`] turns its
+//! items into writes (RESTORE or command replay per key); the writes go
+//! over a bounded channel to the async side, which hands them to the
+//! [`Sink`]. Memory is bounded by the channel, the planner's per-key limit
+//! and the sink's in-flight budget, not by the file.
+
+use crate::args::{OnConflict, Progress, RestoreArgs, TargetKindArg, WriteModeArg};
+use crate::error::CliError;
+use crate::glob::Glob;
+use crate::target::{TARGET_PASSWORD_ENV, TargetUrl, resolve_password};
+use ferry_rdb::{Config, Item, ReadError, Reader};
+use ferry_sink::plan::{Conflict, Mode, Options, Summary};
+use ferry_sink::replay::Note;
+use ferry_sink::{Credentials, Planner, Report, Sink, SinkConfig, TargetCaps, TargetKind, Write};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write as _};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// Writes handed from the decoding thread to the sink at a time.
+const WRITES_PER_MESSAGE: usize = 256;
+/// Messages waiting between the two sides.
+const CHANNEL_MESSAGES: usize = 64;
+/// Failures printed on stderr (all are counted).
+const FAILURES_SHOWN: usize = 20;
+
+/// What the decoding thread sends.
+enum Msg {
+    Writes(Vec<Write>),
+    Note(Note),
+    Done(Summary),
+    Failed(ReadError, Summary),
+}
+
+/// Runs `ferry restore`.
+///
+/// # Errors
+/// Bad arguments, an unreachable or refusing target, a failed check, an
+/// unreadable file, or keys that did not land (see [`CliError::exit_code`]).
+pub fn run(args: &RestoreArgs) -> Result<(), CliError> {
+    let path = args
+        .file
+        .clone()
+        .or_else(|| args.input.clone())
+        .ok_or_else(|| CliError::Usage("no input file".into()))?;
+    let url = TargetUrl::parse(&args.target).map_err(CliError::Usage)?;
+    let password = resolve_password(
+        &url,
+        args.target_password_file.as_deref(),
+        std::env::var(TARGET_PASSWORD_ENV).ok(),
+        args.target_password.as_deref(),
+    )
+    .map_err(CliError::Usage)?;
+    let db_map = parse_db_map(&args.db_map)?;
+    if args.parallel == 0 {
+        return Err(CliError::Usage("--parallel must be at least 1".into()));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::Write)?;
+    runtime.block_on(restore(args, &path, &url, password, &db_map))
+}
+
+fn parse_db_map(entries: &[String]) -> Result<BTreeMap<u64, u64>, CliError> {
+    let mut map = BTreeMap::new();
+    for entry in entries {
+        let parsed = entry
+            .split_once(':')
+            .and_then(|(s, d)| Some((s.parse::<u64>().ok()?, d.parse::<u64>().ok()?)));
+        let Some((src, dst)) = parsed else {
+            return Err(CliError::Usage(format!(
+                "--db-map {entry:?}: expected SRC:DST, two database numbers"
+            )));
+        };
+        if map.insert(src, dst).is_some() {
+            return Err(CliError::Usage(format!(
+                "--db-map maps database {src} twice"
+            )));
+        }
+    }
+    Ok(map)
+}
+
+/// Where the keys of each source database go.
+struct DbMap {
+    explicit: BTreeMap<u64, u64>,
+    default: Option<u64>,
+}
+
+impl DbMap {
+    fn target(&self, db: u64) -> u64 {
+        self.explicit
+            .get(&db)
+            .copied()
+            .or(self.default)
+            .unwrap_or(db)
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn open(path: &Path) -> Result<File, CliError> {
+    File::open(path).map_err(|source| CliError::Open {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The databases that hold keys in the file (a pass that skips values).
+fn databases_in(path: &Path, verify_checksum: bool) -> Result<BTreeSet<u64>, CliError> {
+    let config = Config {
+        skip_values: true,
+        verify_checksum,
+        ..Config::default()
+    };
+    let mut dbs = BTreeSet::new();
+    for item in Reader::with_config(io::BufReader::new(open(path)?), config) {
+        match item {
+            Ok(Item::Key(header)) => {
+                dbs.insert(header.db);
+            }
+            Ok(_) => {}
+            Err(source) => {
+                return Err(CliError::Read {
+                    input: path.display().to_string(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(dbs)
+}
+
+async fn restore(
+    args: &RestoreArgs,
+    path: &Path,
+    url: &TargetUrl,
+    password: Option<String>,
+    explicit: &BTreeMap<u64, u64>,
+) -> Result<(), CliError> {
+    let file_len = open(path)?.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut config = SinkConfig::new(url.addr());
+    config.credentials = Credentials {
+        user: url.user.clone(),
+        password,
+        ..Credentials::default()
+    };
+    config.kind = match args.target_kind {
+        TargetKindArg::Auto => None,
+        TargetKindArg::Standalone => Some(TargetKind::Standalone),
+        TargetKindArg::Cluster => Some(TargetKind::Cluster),
+        TargetKindArg::Proxy => Some(TargetKind::Proxy),
+    };
+    config.parallel = args.parallel;
+    let mut sink = Sink::connect(config).await.map_err(CliError::Target)?;
+    let kind = sink.kind();
+    let caps = TargetCaps::from_info(sink.server_info());
+    let version = caps.map_or_else(
+        || "version unknown".to_owned(),
+        |c| {
+            let (a, b, p) = c.version;
+            format!("{} {a}.{b}.{p}", if c.valkey { "Valkey" } else { "Redis" })
+        },
+    );
+    let kind_name = match kind {
+        TargetKind::Standalone => "standalone",
+        TargetKind::Cluster => "cluster",
+        TargetKind::Proxy => "proxy",
+    };
+    say(format_args!(
+        "target {} is {kind_name} ({version}), {} node(s)",
+        url.addr(),
+        sink.nodes().len()
+    ));
+
+    // Checks before anything is written.
+    let db_map = DbMap {
+        explicit: explicit.clone(),
+        default: url.db,
+    };
+    if kind != TargetKind::Standalone {
+        let dbs = databases_in(path, !args.no_verify_checksum)?;
+        let off: Vec<u64> = dbs
+            .iter()
+            .copied()
+            .filter(|&db| db_map.target(db) != 0)
+            .collect();
+        if !off.is_empty() {
+            let list: Vec<String> = dbs.iter().map(u64::to_string).collect();
+            let fix: Vec<String> = off.iter().map(|db| format!("--db-map {db}:0")).collect();
+            return Err(CliError::Check(format!(
+                "the file has keys in database(s) {}, and a {kind_name} target has only \
+                 database 0: map them with {} (keys of the same name in different databases \
+                 would then collide), or select keys with --key-pattern",
+                list.join(", "),
+                fix.join(" ")
+            )));
+        }
+    }
+    if args.on_conflict == OnConflict::Fail {
+        let keys = sink.key_count().await.map_err(CliError::Target)?;
+        if keys > 0 {
+            return Err(CliError::Check(format!(
+                "the target already holds {keys} key(s); empty it, or say what to do with \
+                 existing keys: --on-conflict replace or --on-conflict skip"
+            )));
+        }
+    }
+    let (mode, caps) = match (caps, args.mode) {
+        (Some(caps), WriteModeArg::Auto) => (Mode::Auto, caps),
+        (Some(caps), WriteModeArg::Restore) => (Mode::Restore, caps),
+        (Some(caps), WriteModeArg::Commands) => (Mode::Commands, caps),
+        // A proxy that hides its version: commands any Redis since 2.8 knows.
+        (None, WriteModeArg::Restore) => {
+            return Err(CliError::Check(
+                "the target does not say its version (INFO refused), so RESTORE payloads \
+                 cannot be chosen for it: use --mode commands"
+                    .into(),
+            ));
+        }
+        (None, _) => (Mode::Commands, TargetCaps::redis(2, 8, 0)),
+    };
+    let mut options = Options::new(caps, now_ms());
+    options.mode = mode;
+    options.conflict = match args.on_conflict {
+        OnConflict::Fail => Conflict::Fail,
+        OnConflict::Replace => Conflict::Replace,
+        OnConflict::Skip => Conflict::Skip,
+    };
+    options.big_value_bytes = args.big_value_bytes;
+
+    let read_bytes = Arc::new(AtomicU64::new(0));
+    let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_MESSAGES);
+    let reader = {
+        let file = open(path)?;
+        let read_bytes = read_bytes.clone();
+        let pattern = args
+            .key_pattern
+            .as_ref()
+            .map(|p| Glob::new(p.as_encoded_bytes()));
+        let no_functions = args.no_functions;
+        let decoder_config = Config {
+            raw: mode != Mode::Commands,
+            verify_checksum: !args.no_verify_checksum,
+            ..Config::default()
+        };
+        tokio::task::spawn_blocking(move || {
+            decode(
+                Counting {
+                    inner: file,
+                    read: read_bytes,
+                },
+                decoder_config,
+                Planner::new(options),
+                pattern,
+                no_functions,
+                &tx,
+            )
+        })
+    };
+
+    let started = Instant::now();
+    let mut progress = Display::new(args.progress, file_len);
+    let mut planned = 0u64;
+    let mut notes = 0u64;
+    let mut outcome: Result<Summary, CliError> =
+        Err(CliError::Check("the file reader stopped".into()));
+    let mut sink_error = None;
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Writes(writes) => {
+                for mut write in writes {
+                    write.db = db_map.target(write.db);
+                    planned += u64::from(write.last_of_key);
+                    if args.dry_run {
+                        continue;
+                    }
+                    if let Err(e) = sink.write(write).await {
+                        sink_error = Some(e);
+                        break;
+                    }
+                }
+                if sink_error.is_some() {
+                    break;
+                }
+            }
+            Msg::Note(note) => {
+                notes += 1;
+                progress.clear();
+                say(format_args!("warning: {note}"));
+            }
+            Msg::Done(summary) => outcome = Ok(summary),
+            Msg::Failed(source, summary) => {
+                let _ = summary;
+                outcome = Err(CliError::Read {
+                    input: path.display().to_string(),
+                    source,
+                });
+            }
+        }
+        let report = sink.report();
+        let keys = if args.dry_run {
+            planned
+        } else {
+            report.keys_written()
+        };
+        progress.tick(read_bytes.load(Ordering::Relaxed), keys, started.elapsed());
+    }
+    drop(rx);
+    let _ = reader.await;
+    let report = if sink_error.is_none() && !args.dry_run {
+        match sink.flush().await {
+            Ok(report) => report,
+            Err(e) => {
+                sink_error = Some(e);
+                sink.report()
+            }
+        }
+    } else {
+        sink.report()
+    };
+    progress.clear();
+    let elapsed = started.elapsed();
+    print_summary(args, &outcome, &report, planned, notes, elapsed);
+    for failure in report.failures.iter().take(FAILURES_SHOWN) {
+        let key = failure.key.as_deref().map_or("(no key)".to_owned(), |k| {
+            format!("\"{}\"", k.escape_ascii())
+        });
+        say(format_args!(
+            "not written: db {} key {key}: {} refused: {}",
+            failure.db, failure.command, failure.message
+        ));
+    }
+    if report.failed as usize > FAILURES_SHOWN {
+        say(format_args!(
+            "... and {} more refused command(s)",
+            report.failed as usize - FAILURES_SHOWN
+        ));
+    }
+    if let Some(e) = sink_error {
+        return Err(CliError::Incomplete(format!(
+            "{e}; {} key(s) were confirmed written before that, the rest of the file was not copied",
+            report.keys_written()
+        )));
+    }
+    let summary = outcome?;
+    if report.failed > 0 {
+        return Err(CliError::Incomplete(format!(
+            "{} command(s) were refused by the target (listed above); those keys are missing or incomplete",
+            report.failed
+        )));
+    }
+    if summary.unsupported > 0 && !args.skip_unsupported {
+        return Err(CliError::Unsupported {
+            count: summary.unsupported,
+        });
+    }
+    Ok(())
+}
+
+fn print_summary(
+    args: &RestoreArgs,
+    outcome: &Result<Summary, CliError>,
+    report: &Report,
+    planned: u64,
+    notes: u64,
+    elapsed: Duration,
+) {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    if args.dry_run {
+        say(format_args!(
+            "dry run: {planned} key(s) would be written, nothing was sent ({:.1} s)",
+            secs
+        ));
+    } else {
+        let keys = report.keys_written();
+        say(format_args!(
+            "{keys} key(s) written in {secs:.1} s ({:.0} keys/s): {} by RESTORE, {} by commands; \
+             {} function(s); {} existing key(s) left as they were; {} command(s) refused",
+            keys as f64 / secs,
+            report.keys_restored,
+            report.keys_replayed,
+            report.functions,
+            report.keys_existing_skipped,
+            report.failed,
+        ));
+    }
+    if let Ok(s) = outcome {
+        say(format_args!(
+            "skipped: {} expired key(s), {} expired hash field(s), {} empty key(s); {} value(s) \
+             this target cannot hold ({notes} warning(s))",
+            s.expired_keys_skipped, s.expired_fields_skipped, s.empty_keys_skipped, s.unsupported
+        ));
+    }
+}
+
+/// Decodes the file and plans its writes (on a blocking thread).
+fn decode<R: Read>(
+    input: R,
+    config: Config,
+    mut planner: Planner,
+    pattern: Option<Glob>,
+    no_functions: bool,
+    tx: &mpsc::Sender<Msg>,
+) {
+    let mut writes = Vec::with_capacity(WRITES_PER_MESSAGE * 2);
+    let mut skipping = false;
+    let send = |msg: Msg| tx.blocking_send(msg).is_ok();
+    for item in Reader::with_config(io::BufReader::with_capacity(256 * 1024, input), config) {
+        let item = match item {
+            Ok(item) => item,
+            Err(e) => {
+                let summary = planner.finish(&mut writes);
+                if !writes.is_empty() {
+                    let _ = send(Msg::Writes(std::mem::take(&mut writes)));
+                }
+                let _ = send(Msg::Failed(e, summary));
+                return;
+            }
+        };
+        match &item {
+            Item::Key(header) => {
+                skipping = pattern.as_ref().is_some_and(|p| !p.is_match(&header.key));
+                if skipping {
+                    continue;
+                }
+            }
+            Item::KeyEnd if skipping => {
+                skipping = false;
+                continue;
+            }
+            Item::Function(_) if no_functions => continue,
+            _ if skipping => continue,
+            _ => {}
+        }
+        if let Err(e) = planner.handle_item(item, &mut writes) {
+            let summary = planner.finish(&mut writes);
+            let _ = send(Msg::Failed(ReadError::Io(e), summary));
+            return;
+        }
+        while let Some(note) = planner.poll_note() {
+            if !send(Msg::Note(note)) {
+                return;
+            }
+        }
+        if writes.len() >= WRITES_PER_MESSAGE
+            && !send(Msg::Writes(std::mem::replace(
+                &mut writes,
+                Vec::with_capacity(WRITES_PER_MESSAGE * 2),
+            )))
+        {
+            return;
+        }
+    }
+    let summary = planner.finish(&mut writes);
+    while let Some(note) = planner.poll_note() {
+        if !send(Msg::Note(note)) {
+            return;
+        }
+    }
+    if !writes.is_empty() && !send(Msg::Writes(writes)) {
+        return;
+    }
+    let _ = send(Msg::Done(summary));
+}
+
+/// Counts the bytes read, for progress.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// One line on stderr, prefixed with `ferry: `.
+fn say(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr(), "ferry: {message}");
+}
+
+/// Progress on stderr: a redrawn bar on a terminal, or a log line every
+/// few seconds.
+struct Display {
+    bar: bool,
+    quiet: bool,
+    total: u64,
+    last: Option<Instant>,
+    drawn: bool,
+}
+
+impl Display {
+    fn new(mode: Progress, total: u64) -> Display {
+        let terminal = io::stderr().is_terminal();
+        Display {
+            bar: matches!(mode, Progress::Bar) || (mode == Progress::Auto && terminal),
+            quiet: mode == Progress::None,
+            total,
+            last: None,
+            drawn: false,
+        }
+    }
+
+    fn tick(&mut self, read: u64, keys: u64, elapsed: Duration) {
+        if self.quiet {
+            return;
+        }
+        let every = if self.bar {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(5)
+        };
+        if self.last.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        if self.last.is_none() {
+            self.last = Some(Instant::now());
+            return;
+        }
+        self.last = Some(Instant::now());
+        let secs = elapsed.as_secs_f64().max(0.001);
+        let fraction = if self.total > 0 {
+            (read as f64 / self.total as f64).min(1.0)
+        } else {
+            0.0
+        };
+        let eta = if fraction > 0.0 {
+            format!("{:.0} s", secs / fraction - secs)
+        } else {
+            "?".to_owned()
+        };
+        let mb = |b: u64| b as f64 / 1e6;
+        let text = format!(
+            "{:>3.0}% {:.1}/{:.1} MB read, {keys} keys written, {:.0} keys/s, ETA {eta}",
+            fraction * 100.0,
+            mb(read),
+            mb(self.total),
+            keys as f64 / secs
+        );
+        if self.bar {
+            let width = 30;
+            let done = (fraction * width as f64) as usize;
+            let _ = write!(
+                io::stderr(),
+                "\r[{}{}] {text}\x1b[K",
+                "#".repeat(done),
+                ".".repeat(width - done)
+            );
+            self.drawn = true;
+        } else {
+            say(format_args!("restore: {text}"));
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            let _ = write!(io::stderr(), "\r\x1b[K");
+            self.drawn = false;
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! `ferry restore` against real servers: standalone and 3-master cluster
+//! targets, across versions, and every way it must refuse or fail loudly.
+
+use crate::support::{code, corpus_file, ferry, stderr};
+use ferry_testkit::dataset::{Snapshot, Value, fill_varied, snapshot};
+use ferry_testkit::{RedisCluster, RedisServer, ServerKind};
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+fn restore(file: &Path, target: &str, extra: &[&str]) -> Output {
+    ferry()
+        .arg("restore")
+        .arg(file)
+        .args(["--target", target, "--progress", "log"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .env_remove("FERRY_TARGET_PASSWORD")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let err = stderr(out);
+    assert_eq!(code(out), 0, "ferry failed:\n{err}");
+    err
+}
+
+fn digest(server: &RedisServer) -> String {
+    server
+        .cmd(&["DEBUG", "DIGEST"])
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn snap(server: &RedisServer) -> Snapshot {
+    snapshot(&mut server.connect().unwrap()).unwrap()
+}
+
+fn assert_same(source: &Snapshot, target: &Snapshot) {
+    let diff = source.diff(target, 1000);
+    assert!(diff.is_empty(), "differences:\n{}", diff.join("\n"));
+}
+
+/// A source filled with every type and encoding, saved.
+fn varied_source(seed: u64) -> (RedisServer, std::path::PathBuf) {
+    let source = RedisServer::start().unwrap();
+    fill_varied(&mut source.connect().unwrap(), seed).unwrap();
+    let rdb = source.save_rdb().unwrap();
+    (source, rdb)
+}
+
+#[test]
+fn restores_every_type_into_standalone_by_restore_and_by_commands() {
+    let (source, rdb) = varied_source(41);
+    for mode in ["auto", "commands"] {
+        let target = RedisServer::start().unwrap();
+        let err = ok(&restore(&rdb, &target.addr(), &["--mode", mode]));
+        assert!(err.contains("0 command(s) refused"), "{err}");
+        assert_eq!(digest(&source), digest(&target), "--mode {mode}");
+        if mode == "auto" {
+            assert!(err.contains(" 0 by commands"), "{err}");
+            assert_same(&snap(&source), &snap(&target));
+        } else {
+            // Replay cannot recreate consumers' times nor a pending entry
+            // whose stream entry was deleted (as for `dump --format resp`).
+            crate::roundtrip::assert_same_data(&source, &target, 0);
+        }
+    }
+}
+
+#[test]
+fn restores_the_generated_dumps_of_every_version_into_redis_7_0() {
+    let dir = corpus_file("generated/expected.json");
+    let dir = dir.parent().unwrap();
+    for name in [
+        "redis-2.8.24_seed17111.rdb",
+        "redis-3.2.13_seed17112.rdb",
+        "redis-4.0.14_seed17113.rdb",
+        "redis-5.0.14_seed17114.rdb",
+        "redis-6.2.5_seed4.rdb",
+        "redis-7.0.15_default_seed1.rdb",
+        "redis-7.0.15_rdbcompression-no_seed2.rdb",
+    ] {
+        let file = dir.join(name);
+        // What Redis 7.0 itself makes of the file.
+        let reference = RedisServer::builder().rdb(&file).start().unwrap();
+        let target = RedisServer::start().unwrap();
+        ok(&restore(&file, &target.addr(), &[]));
+        assert_eq!(digest(&reference), digest(&target), "{name}");
+    }
+}
+
+#[test]
+fn a_7_4_dump_goes_into_6_2_and_valkey_9_and_7_2_into_7_0() {
+    let dir = corpus_file("generated/expected.json");
+    let dir = dir.parent().unwrap();
+    let file74 = dir.join("redis-7.4.1_hfe_seed5.rdb");
+    let reference = RedisServer::builder()
+        .version(ServerKind::Redis74)
+        .rdb(&file74)
+        .start()
+        .unwrap();
+    let expected = snap(&reference);
+    for kind in [ServerKind::Redis62, ServerKind::Valkey91] {
+        let target = RedisServer::start_version(kind).unwrap();
+        let out = restore(&file74, &target.addr(), &["--skip-unsupported"]);
+        let err = ok(&out);
+        let got = snap(&target);
+        if kind == ServerKind::Redis62 {
+            // No hash field TTLs before 7.4: the fields land, their TTLs are
+            // reported as left out.
+            assert!(err.contains("without their TTL"), "{err}");
+            assert!(!err.contains(" 0 by RESTORE"), "{err}");
+        }
+        assert_same_across_versions(&expected, &got);
+    }
+    let file72 = dir.join("redis-7.2.6_seed17115.rdb");
+    let reference = RedisServer::builder()
+        .version(ServerKind::Redis74)
+        .rdb(&file72)
+        .start()
+        .unwrap();
+    let target = RedisServer::start().unwrap();
+    ok(&restore(&file72, &target.addr(), &[]));
+    assert_same_across_versions(&snap(&reference), &snap(&target));
+}
+
+/// Same data, but for what an older target cannot hold and what command
+/// replay cannot recreate: a pending entry whose stream entry was deleted
+/// (XCLAIM ignores it), in the `g-pending` group of `stream:main`.
+fn assert_same_across_versions(expected: &Snapshot, got: &Snapshot) {
+    let diff = without_7_x_metadata(expected).diff(&without_7_x_metadata(got), 1000);
+    let pending_group =
+        "stream:main\": group Group { name: [103, 45, 112, 101, 110, 100, 105, 110, 103]";
+    assert!(
+        diff.iter().all(|d| d.contains(pending_group)),
+        "differences:\n{}",
+        diff.join("\n")
+    );
+}
+
+/// What a Redis 6.2 cannot hold: hash field TTLs (7.4), the stream
+/// counters and consumer active times of 7.0/7.2; and consumers' seen times,
+/// which command replay sets to the time of the replay.
+fn without_7_x_metadata(snapshot: &Snapshot) -> Snapshot {
+    let mut out = snapshot.clone();
+    for entry in out.keys.values_mut() {
+        entry.field_expire_at_ms.clear();
+        if let Value::Stream(stream) = &mut entry.value {
+            stream.first_id = None;
+            stream.max_deleted_id = None;
+            stream.entries_added = None;
+            for group in &mut stream.groups {
+                group.entries_read = None;
+                for consumer in &mut group.consumers {
+                    consumer.active_time_ms = None;
+                    consumer.seen_time_ms = 0;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn restores_into_a_three_master_cluster_with_databases_mapped() {
+    let (source, rdb) = varied_source(42);
+    let cluster = RedisCluster::start(3).unwrap();
+    let refused = restore(&rdb, &cluster.addr(), &[]);
+    assert_eq!(code(&refused), 1);
+    let err = stderr(&refused);
+    assert!(err.contains("--db-map 1:0 --db-map 2:0"), "{err}");
+    assert_eq!(
+        cluster.dbsize_total().unwrap(),
+        0,
+        "nothing written before refusing"
+    );
+    ok(&restore(
+        &rdb,
+        &cluster.addr(),
+        &["--db-map", "1:0", "--db-map", "2:0"],
+    ));
+    let mut got = Snapshot::default();
+    for master in cluster.masters() {
+        got.keys.extend(snap(master).keys);
+    }
+    let mut expected = Snapshot::default();
+    for ((_, key), entry) in snap(&source).keys {
+        assert!(
+            expected.keys.insert((0, key), entry).is_none(),
+            "key collision"
+        );
+    }
+    assert_same(&expected, &got);
+}
+
+#[test]
+fn refuses_a_non_empty_target_unless_told_and_then_replaces_or_skips() {
+    let (_source, rdb) = varied_source(43);
+    let target = RedisServer::start().unwrap();
+    target.cmd(&["SET", "db0:string:0", "mine"]).unwrap();
+    let refused = restore(&rdb, &target.addr(), &[]);
+    assert_eq!(code(&refused), 1);
+    assert!(
+        stderr(&refused).contains("already holds 1 key"),
+        "{}",
+        stderr(&refused)
+    );
+    let keys_before = target.cmd(&["DBSIZE"]).unwrap().as_int();
+    assert_eq!(keys_before, Some(1));
+    let skip = ok(&restore(&rdb, &target.addr(), &["--on-conflict", "skip"]));
+    assert!(skip.contains("existing key(s) left as they were"), "{skip}");
+    let replace = ok(&restore(
+        &rdb,
+        &target.addr(),
+        &["--on-conflict", "replace"],
+    ));
+    assert!(replace.contains("0 command(s) refused"), "{replace}");
+}
+
+#[test]
+fn dry_run_writes_nothing_and_key_pattern_selects() {
+    let (_source, rdb) = varied_source(44);
+    let target = RedisServer::start().unwrap();
+    let err = ok(&restore(&rdb, &target.addr(), &["--dry-run"]));
+    assert!(err.contains("dry run"), "{err}");
+    assert_eq!(target.cmd(&["DBSIZE"]).unwrap().as_int(), Some(0));
+    ok(&restore(
+        &rdb,
+        &target.addr(),
+        &["--key-pattern", "*stream*"],
+    ));
+    let mut c = target.connect().unwrap();
+    let keys = c.cmd(&["KEYS", "*"]).unwrap().into_array().unwrap();
+    assert!(!keys.is_empty());
+    for key in keys {
+        let key = key.into_bytes().unwrap();
+        assert!(key.windows(6).any(|w| w == b"stream"), "{key:?}");
+    }
+}
+
+#[test]
+fn crs_port_style_arguments_and_passwords_kept_out_of_ps() {
+    let (source, rdb) = varied_source(45);
+    let target = RedisServer::start().unwrap();
+    target
+        .cmd(&["CONFIG", "SET", "requirepass", "pw1"])
+        .unwrap();
+    let addr = target.addr();
+    // crs-port's -i -t -A -n.
+    let out = ferry()
+        .args(["restore", "-i"])
+        .arg(&rdb)
+        .args(["-t", &addr, "-A", "pw1", "-n", "2", "--progress", "none"])
+        .env_remove("FERRY_TARGET_PASSWORD")
+        .output()
+        .unwrap();
+    ok(&out);
+    let mut c = target.connect().unwrap();
+    c.cmd(&["AUTH", "pw1"]).unwrap();
+    assert_eq!(
+        c.cmd(&["DEBUG", "DIGEST"])
+            .unwrap()
+            .as_str()
+            .map(str::to_owned),
+        Some(digest(&source))
+    );
+    c.cmd(&["FLUSHALL"]).unwrap();
+    // From the environment, and from a file.
+    let out = ferry()
+        .arg("restore")
+        .arg(&rdb)
+        .args(["--target", &addr, "--progress", "none"])
+        .env("FERRY_TARGET_PASSWORD", "pw1")
+        .output()
+        .unwrap();
+    ok(&out);
+    c.cmd(&["FLUSHALL"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "pw1\n").unwrap();
+    ok(&restore(
+        &rdb,
+        &addr,
+        &["--target-password-file", file.to_str().unwrap()],
+    ));
+    // A wrong one.
+    let wrong = restore(&rdb, &format!("redis://:nope@{addr}"), &[]);
+    assert_eq!(code(&wrong), 1);
+    assert!(
+        stderr(&wrong).contains("refused the credentials"),
+        "{}",
+        stderr(&wrong)
+    );
+}
+
+#[test]
+fn unreachable_and_dying_targets_fail_with_a_clear_message() {
+    let (_source, rdb) = varied_source(46);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let out = restore(&rdb, &addr, &[]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+
+    // A target that dies while ferry waits for its replies: paused, then killed.
+    let target = RedisServer::start().unwrap();
+    target.cmd(&["CLIENT", "PAUSE", "10000", "ALL"]).unwrap();
+    let child = ferry()
+        .arg("restore")
+        .arg(&rdb)
+        .args(["--target", &target.addr(), "--progress", "none"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    std::process::Command::new("kill")
+        .args(["-9", &target.pid().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("lost") || err.contains("closed") || err.contains("cannot connect"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_target_that_refuses_writes_names_the_keys_and_exits_1() {
+    let (_source, rdb) = varied_source(47);
+    let target = RedisServer::start().unwrap();
+    target.cmd(&["CONFIG", "SET", "maxmemory", "1"]).unwrap();
+    let out = restore(&rdb, &target.addr(), &[]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("not written: db 0 key \""), "{err}");
+    assert!(err.contains("OOM"), "{err}");
+    assert!(err.contains("refused by the target"), "{err}");
+}
