@@ -79,6 +79,9 @@ pub struct Sink {
     seq: u64,
     /// In-flight bytes each connection may have.
     pipe_budget: usize,
+    /// Connections for queries ([`Sink::key_exists`]), by node, with the
+    /// database each has selected.
+    queries: HashMap<String, (Conn, u64)>,
 }
 
 impl Sink {
@@ -134,6 +137,7 @@ impl Sink {
             slots: vec![None; usize::from(SLOT_COUNT)],
             seq: 0,
             pipe_budget: MIN_PIPE_BUDGET_BYTES,
+            queries: HashMap::new(),
             config,
         };
         match kind {
@@ -225,6 +229,57 @@ impl Sink {
             }
         }
         Ok(total)
+    }
+
+    /// True when `key` exists in database `db` of the target (asked on a
+    /// connection of its own, so it does not wait for queued writes).
+    ///
+    /// # Errors
+    ///
+    /// The node cannot be queried.
+    pub async fn key_exists(&mut self, db: u64, key: &[u8]) -> Result<bool, Error> {
+        let addr = match self.kind {
+            TargetKind::Cluster => match self.slots[usize::from(Slot::of(key).get())] {
+                Some(i) => self.pipes[i].addr.clone(),
+                None => {
+                    return Err(Error::SlotMap(format!(
+                        "no master serves slot {}",
+                        Slot::of(key).get()
+                    )));
+                }
+            },
+            _ => self.config.addr.clone(),
+        };
+        if !self.queries.contains_key(&addr) {
+            let conn = Conn::open(&addr, &self.config.credentials).await?;
+            self.queries.insert(addr.clone(), (conn, 0));
+        }
+        let Some((conn, selected)) = self.queries.get_mut(&addr) else {
+            return Err(Error::setup(&addr, "EXISTS", "no connection"));
+        };
+        if *selected != db {
+            conn.query(&Command::new("SELECT").arg(db)).await?;
+            *selected = db;
+        }
+        match conn.query(&Command::new("EXISTS").arg(key)).await? {
+            Frame::Integer(n) => Ok(n > 0),
+            other => Err(Error::setup(
+                &addr,
+                "EXISTS",
+                format!("unexpected reply {other:?}"),
+            )),
+        }
+    }
+
+    /// Records a failure found by the caller (a key that exists where it
+    /// must not), so that it is reported with the writer's own.
+    pub fn record_failure(&self, failure: Failure) {
+        self.shared.report().fail(failure);
+    }
+
+    /// Counts a key left as it was because it existed.
+    pub fn record_existing_skipped(&self) {
+        self.shared.report().keys_existing_skipped += 1;
     }
 
     fn share(&self, connections: usize) -> usize {

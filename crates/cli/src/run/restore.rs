@@ -14,7 +14,10 @@ use crate::target::{TARGET_PASSWORD_ENV, TargetUrl, resolve_password};
 use ferry_rdb::{Config, Item, ReadError, Reader};
 use ferry_sink::plan::{Conflict, Mode, Options, Summary};
 use ferry_sink::replay::Note;
-use ferry_sink::{Credentials, Planner, Report, Sink, SinkConfig, TargetCaps, TargetKind, Write};
+use ferry_sink::{
+    Credentials, Failure, Planner, Report, Sink, SinkConfig, TargetCaps, TargetKind, Write,
+    WriteMode,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write as _};
@@ -279,13 +282,54 @@ async fn restore(
     let mut outcome: Result<Summary, CliError> =
         Err(CliError::Check("the file reader stopped".into()));
     let mut sink_error = None;
+    // Replayed keys cannot be refused by the target as RESTORE can (BUSYKEY):
+    // unless replacing, each is looked up first, and its writes dropped when
+    // it exists.
+    let guard_replay = args.on_conflict != OnConflict::Replace && !args.dry_run;
+    let mut key_starts = true;
+    let mut dropping = false;
     while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Writes(writes) => {
                 for mut write in writes {
                     write.db = db_map.target(write.db);
                     planned += u64::from(write.last_of_key);
+                    let starts = std::mem::replace(&mut key_starts, write.last_of_key);
                     if args.dry_run {
+                        continue;
+                    }
+                    if starts {
+                        dropping = false;
+                        if guard_replay
+                            && write.mode == WriteMode::Commands
+                            && let Some(key) = &write.key
+                        {
+                            match sink.key_exists(write.db, key).await {
+                                Ok(false) => {}
+                                Ok(true) if args.on_conflict == OnConflict::Skip => {
+                                    sink.record_existing_skipped();
+                                    dropping = true;
+                                }
+                                Ok(true) => {
+                                    sink.record_failure(Failure {
+                                        db: write.db,
+                                        key: Some(key.clone()),
+                                        command: String::from_utf8_lossy(write.command.name())
+                                            .into_owned(),
+                                        message: "the key exists on the target \
+                                                  (--on-conflict fail); not written"
+                                            .into(),
+                                    });
+                                    dropping = true;
+                                }
+                                Err(e) => {
+                                    sink_error = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    if dropping {
                         continue;
                     }
                     if let Err(e) = sink.write(write).await {

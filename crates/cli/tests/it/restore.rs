@@ -222,6 +222,33 @@ fn refuses_a_non_empty_target_unless_told_and_then_replaces_or_skips() {
 }
 
 #[test]
+fn replayed_keys_that_exist_are_skipped_whole_not_merged() {
+    let (source, rdb) = varied_source(48);
+    // A list of the source that the target already holds, as a string.
+    let list = source
+        .cmd(&["SCAN", "0", "TYPE", "list", "COUNT", "1000"])
+        .unwrap()
+        .into_array()
+        .unwrap()[1]
+        .as_array()
+        .unwrap()[0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let target = RedisServer::start().unwrap();
+    target.cmd(&["SET", &list, "mine"]).unwrap();
+    let err = ok(&restore(
+        &rdb,
+        &target.addr(),
+        &["--mode", "commands", "--on-conflict", "skip"],
+    ));
+    assert!(err.contains("1 existing key(s) left as they were"), "{err}");
+    assert_eq!(target.cmd(&["GET", &list]).unwrap().as_str(), Some("mine"));
+    let keys = |s: &RedisServer| s.cmd(&["DBSIZE"]).unwrap().as_int();
+    assert_eq!(keys(&target), keys(&source));
+}
+
+#[test]
 fn dry_run_writes_nothing_and_key_pattern_selects() {
     let (_source, rdb) = varied_source(44);
     let target = RedisServer::start().unwrap();
