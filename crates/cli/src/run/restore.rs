@@ -29,6 +29,9 @@ use tokio::sync::mpsc;
 
 /// Writes handed from the decoding thread to the sink at a time.
 const WRITES_PER_MESSAGE: usize = 256;
+/// Bytes of writes waiting between the decoding thread and the sink, at most
+/// (a message may pass it by one write).
+const QUEUED_BYTES: usize = 8 * 1024 * 1024;
 /// Messages waiting between the two sides.
 const CHANNEL_MESSAGES: usize = 64;
 /// Failures printed on stderr (all are counted).
@@ -36,10 +39,58 @@ const FAILURES_SHOWN: usize = 20;
 
 /// What the decoding thread sends.
 enum Msg {
-    Writes(Vec<Write>),
+    /// Writes, and the bytes they hold (given back to the [`Queued`] count).
+    Writes(Vec<Write>, usize),
     Note(Note),
     Done(Summary),
     Failed(ReadError, Summary),
+}
+
+/// Bytes of writes sent over the channel and not yet taken: the channel
+/// bounds messages, this bounds memory (a message of big-key writes can be
+/// megabytes).
+#[derive(Default)]
+struct Queued {
+    /// Bytes queued, and whether the receiving side has stopped.
+    state: std::sync::Mutex<(usize, bool)>,
+    taken: std::sync::Condvar,
+}
+
+impl Queued {
+    /// Waits (on the decoding thread) until there is room, then counts `n`.
+    fn add(&self, n: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while !state.1 && state.0 > 0 && state.0 + n > QUEUED_BYTES {
+            state = self.taken.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.0 += n;
+    }
+
+    /// Gives `n` back (on the async side; never waits long).
+    fn take(&self, n: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 = state.0.saturating_sub(n);
+        self.taken.notify_all();
+    }
+
+    /// The receiving side stopped: nothing waits for room any more.
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.taken.notify_all();
+    }
+}
+
+fn write_bytes(writes: &[Write]) -> usize {
+    writes
+        .iter()
+        .map(|w| {
+            w.command
+                .parts()
+                .iter()
+                .map(|p| p.len() + 16)
+                .sum::<usize>()
+        })
+        .sum()
 }
 
 /// Runs `ferry restore`.
@@ -247,7 +298,9 @@ async fn restore(
 
     let read_bytes = Arc::new(AtomicU64::new(0));
     let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_MESSAGES);
+    let queued = Arc::new(Queued::default());
     let reader = {
+        let queued = queued.clone();
         let file = open(path)?;
         let read_bytes = read_bytes.clone();
         let pattern = args
@@ -270,7 +323,7 @@ async fn restore(
                 Planner::new(options),
                 pattern,
                 no_functions,
-                &tx,
+                &Sender { tx, queued },
             )
         })
     };
@@ -290,7 +343,8 @@ async fn restore(
     let mut dropping = false;
     while let Some(msg) = rx.recv().await {
         match msg {
-            Msg::Writes(writes) => {
+            Msg::Writes(writes, bytes) => {
+                queued.take(bytes);
                 for mut write in writes {
                     write.db = db_map.target(write.db);
                     planned += u64::from(write.last_of_key);
@@ -364,6 +418,7 @@ async fn restore(
         progress.tick(read_bytes.load(Ordering::Relaxed), keys, started.elapsed());
     }
     drop(rx);
+    queued.close();
     let _ = reader.await;
     let report = if sink_error.is_none() && !args.dry_run {
         match sink.flush().await {
@@ -415,6 +470,14 @@ async fn restore(
     Ok(())
 }
 
+/// The process's peak resident memory, from Linux's `/proc/self/status`.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 fn print_summary(
     args: &RestoreArgs,
     outcome: &Result<Summary, CliError>,
@@ -442,6 +505,9 @@ fn print_summary(
             report.failed,
         ));
     }
+    if let Some(peak) = peak_rss_bytes() {
+        say(format_args!("peak memory {:.1} MB", peak as f64 / 1e6));
+    }
     if let Ok(s) = outcome {
         say(format_args!(
             "skipped: {} expired key(s), {} expired hash field(s), {} empty key(s); {} value(s) \
@@ -458,18 +524,21 @@ fn decode<R: Read>(
     mut planner: Planner,
     pattern: Option<Glob>,
     no_functions: bool,
-    tx: &mpsc::Sender<Msg>,
+    tx: &Sender,
 ) {
     let mut writes = Vec::with_capacity(WRITES_PER_MESSAGE * 2);
+    // Bytes of `writes[..counted]`.
+    let mut bytes = 0;
+    let mut counted = 0;
     let mut skipping = false;
-    let send = |msg: Msg| tx.blocking_send(msg).is_ok();
+    let send = |msg: Msg| tx.send(msg);
     for item in Reader::with_config(io::BufReader::with_capacity(256 * 1024, input), config) {
         let item = match item {
             Ok(item) => item,
             Err(e) => {
                 let summary = planner.finish(&mut writes);
                 if !writes.is_empty() {
-                    let _ = send(Msg::Writes(std::mem::take(&mut writes)));
+                    let _ = send(Msg::writes(std::mem::take(&mut writes)));
                 }
                 let _ = send(Msg::Failed(e, summary));
                 return;
@@ -500,13 +569,14 @@ fn decode<R: Read>(
                 return;
             }
         }
-        if writes.len() >= WRITES_PER_MESSAGE
-            && !send(Msg::Writes(std::mem::replace(
-                &mut writes,
-                Vec::with_capacity(WRITES_PER_MESSAGE * 2),
-            )))
-        {
-            return;
+        bytes += write_bytes(&writes[counted..]);
+        counted = writes.len();
+        if writes.len() >= WRITES_PER_MESSAGE || bytes >= QUEUED_BYTES / 8 {
+            let full = std::mem::replace(&mut writes, Vec::with_capacity(WRITES_PER_MESSAGE * 2));
+            if !send(Msg::Writes(full, std::mem::take(&mut bytes))) {
+                return;
+            }
+            counted = 0;
         }
     }
     let summary = planner.finish(&mut writes);
@@ -515,10 +585,34 @@ fn decode<R: Read>(
             return;
         }
     }
-    if !writes.is_empty() && !send(Msg::Writes(writes)) {
+    if !writes.is_empty() && !send(Msg::writes(writes)) {
         return;
     }
     let _ = send(Msg::Done(summary));
+}
+
+impl Msg {
+    fn writes(writes: Vec<Write>) -> Msg {
+        let bytes = write_bytes(&writes);
+        Msg::Writes(writes, bytes)
+    }
+}
+
+/// The decoding thread's end of the channel.
+struct Sender {
+    tx: mpsc::Sender<Msg>,
+    queued: Arc<Queued>,
+}
+
+impl Sender {
+    /// Sends `msg`, first waiting for room when it holds writes; false when
+    /// the other side is gone.
+    fn send(&self, msg: Msg) -> bool {
+        if let Msg::Writes(_, bytes) = &msg {
+            self.queued.add(*bytes);
+        }
+        self.tx.blocking_send(msg).is_ok()
+    }
 }
 
 /// Counts the bytes read, for progress.

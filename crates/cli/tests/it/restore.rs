@@ -371,3 +371,50 @@ fn a_target_that_refuses_writes_names_the_keys_and_exits_1() {
     assert!(err.contains("OOM"), "{err}");
     assert!(err.contains("refused by the target"), "{err}");
 }
+
+/// The peak memory `ferry restore` reports, in bytes.
+fn reported_peak_bytes(stderr: &str) -> f64 {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("ferry: peak memory "))
+        .unwrap_or_else(|| panic!("no peak memory line in:\n{stderr}"));
+    let mb: f64 = line.trim_end_matches(" MB").parse().unwrap();
+    mb * 1e6
+}
+
+#[test]
+fn a_200_mb_string_and_a_2_million_field_hash_restore_in_bounded_memory() {
+    let source = RedisServer::start().unwrap();
+    // 200 MB of zeroes, plus a few bytes that are not.
+    source
+        .cmd(&["SETRANGE", "big:string", "209715199", "end"])
+        .unwrap();
+    source
+        .cmd(&["SETRANGE", "big:string", "1000", "middle"])
+        .unwrap();
+    source
+        .cmd(&[
+            "EVAL",
+            "for i = 1, 2000000 do redis.call('HSET', KEYS[1], 'field:' .. i, 'value:' .. i) end",
+            "1",
+            "big:hash",
+        ])
+        .unwrap();
+    source.cmd(&["SET", "small", "x"]).unwrap();
+    let rdb = source.save_rdb().unwrap();
+    let target = RedisServer::start().unwrap();
+    let err = ok(&restore(&rdb, &target.addr(), &[]));
+    assert!(err.contains("3 key(s) written"), "{err}");
+    assert!(err.contains("1 by RESTORE, 2 by commands"), "{err}");
+    let peak = reported_peak_bytes(&err);
+    assert!(peak < 100e6, "peak memory {peak} bytes\n{err}");
+    assert_eq!(digest(&source), digest(&target));
+    assert_eq!(
+        target.cmd(&["HLEN", "big:hash"]).unwrap().as_int(),
+        Some(2_000_000)
+    );
+    assert_eq!(
+        target.cmd(&["STRLEN", "big:string"]).unwrap().as_int(),
+        Some(209_715_202)
+    );
+}
