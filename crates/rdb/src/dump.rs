@@ -20,6 +20,9 @@
 
 use std::fmt;
 
+/// Bytes after the value in a payload: the RDB version (2) and the CRC64 (8).
+const TRAILER_LEN: usize = 10;
+
 /// Builds a DUMP payload from a value's serialized bytes, pushed in pieces.
 #[derive(Debug)]
 pub struct PayloadBuilder {
@@ -38,6 +41,9 @@ impl PayloadBuilder {
 
     /// Appends value bytes.
     pub fn push(&mut self, bytes: &[u8]) {
+        // Room for the trailer too, so that a value pushed in one piece
+        // costs one allocation and `finish` fills it exactly.
+        self.buf.reserve(bytes.len() + TRAILER_LEN);
         self.buf.extend_from_slice(bytes);
     }
 

@@ -400,8 +400,41 @@ async fn read_task(
     }
 }
 
+/// Successes counted while handling one read's replies, added to the
+/// shared report once (not under its lock for every reply).
+#[derive(Default)]
+struct Tally {
+    commands: u64,
+    restored: u64,
+    replayed: u64,
+    functions: u64,
+    existing: u64,
+}
+
+impl Tally {
+    fn add_to(self, report: &mut Report) {
+        report.commands += self.commands;
+        report.keys_restored += self.restored;
+        report.keys_replayed += self.replayed;
+        report.functions += self.functions;
+        report.keys_existing_skipped += self.existing;
+    }
+}
+
 /// Matches every complete reply in the buffer with its entry.
 fn handle_replies(st: &mut ReadState, shared: &Shared, budget: &Semaphore) -> Result<(), Error> {
+    let mut tally = Tally::default();
+    let result = handle_replies_counting(st, shared, budget, &mut tally);
+    tally.add_to(&mut shared.report());
+    result
+}
+
+fn handle_replies_counting(
+    st: &mut ReadState,
+    shared: &Shared,
+    budget: &Semaphore,
+    tally: &mut Tally,
+) -> Result<(), Error> {
     loop {
         let frame = match st.decoder.decode(&mut st.buf) {
             Ok(Some((frame, _))) => frame,
@@ -445,7 +478,7 @@ fn handle_replies(st: &mut ReadState, shared: &Shared, budget: &Semaphore) -> Re
                 release,
             } => {
                 budget.add_permits(release);
-                outcome(st, shared, seq, write, attempts, &frame);
+                outcome(st, shared, tally, seq, write, attempts, &frame);
             }
         }
     }
@@ -454,6 +487,7 @@ fn handle_replies(st: &mut ReadState, shared: &Shared, budget: &Semaphore) -> Re
 fn outcome(
     st: &mut ReadState,
     shared: &Shared,
+    tally: &mut Tally,
     seq: u64,
     write: Write,
     attempts: u32,
@@ -462,18 +496,17 @@ fn outcome(
     let last = write.last_of_key;
     match ReplyError::of(frame) {
         None => {
-            let mut report = shared.report();
-            report.commands += 1;
+            tally.commands += 1;
             if last && !st.key_failed {
                 match write.mode {
-                    WriteMode::Restore => report.keys_restored += 1,
-                    WriteMode::Commands => report.keys_replayed += 1,
-                    WriteMode::Function => report.functions += 1,
+                    WriteMode::Restore => tally.restored += 1,
+                    WriteMode::Commands => tally.replayed += 1,
+                    WriteMode::Function => tally.functions += 1,
                 }
             }
         }
         Some(ReplyError::Busy(_)) if write.expect == Expect::SuccessOrBusy => {
-            shared.report().keys_existing_skipped += 1;
+            tally.existing += 1;
         }
         Some(
             reason @ (ReplyError::Moved { .. } | ReplyError::Ask { .. } | ReplyError::Retry(_)),

@@ -271,12 +271,6 @@ impl Sink {
         }
     }
 
-    /// Records a failure found by the caller (a key that exists where it
-    /// must not), so that it is reported with the writer's own.
-    pub fn record_failure(&self, failure: Failure) {
-        self.shared.report().fail(failure);
-    }
-
     /// Counts a key left as it was because it existed.
     pub fn record_existing_skipped(&self) {
         self.shared.report().keys_existing_skipped += 1;

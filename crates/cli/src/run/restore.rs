@@ -12,10 +12,11 @@ use crate::error::CliError;
 use crate::glob::Glob;
 use crate::target::{TARGET_PASSWORD_ENV, TargetUrl, resolve_password};
 use ferry_rdb::{Config, Item, ReadError, Reader};
+use ferry_resp::Command;
 use ferry_sink::plan::{Conflict, Mode, Options, Summary};
 use ferry_sink::replay::Note;
 use ferry_sink::{
-    Credentials, Failure, Planner, Report, Sink, SinkConfig, TargetCaps, TargetKind, Write,
+    Credentials, Expect, Planner, Report, Sink, SinkConfig, TargetCaps, TargetKind, Write,
     WriteMode,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +35,11 @@ const WRITES_PER_MESSAGE: usize = 256;
 const QUEUED_BYTES: usize = 8 * 1024 * 1024;
 /// Messages waiting between the two sides.
 const CHANNEL_MESSAGES: usize = 64;
+/// Sent before a replayed key's commands with `--on-conflict fail`: fails,
+/// naming the key, when it exists.
+pub const ABSENT_OR_FAIL_SCRIPT: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then \
+     return redis.error_reply('BUSYKEY the key exists on the target (--on-conflict fail)') end \
+     return 0";
 /// Failures printed on stderr (all are counted).
 const FAILURES_SHOWN: usize = 20;
 
@@ -335,10 +341,12 @@ async fn restore(
     let mut outcome: Result<Summary, CliError> =
         Err(CliError::Check("the file reader stopped".into()));
     let mut sink_error = None;
-    // Replayed keys cannot be refused by the target as RESTORE can (BUSYKEY):
-    // unless replacing, each is looked up first, and its writes dropped when
-    // it exists.
-    let guard_replay = args.on_conflict != OnConflict::Replace && !args.dry_run;
+    // Replayed keys cannot be refused by the target as RESTORE can (BUSYKEY).
+    // With `skip`, each is looked up first (a round trip per replayed key)
+    // and its writes dropped when it exists. With `fail`, the target was
+    // found empty; a key created on it since is caught by a script sent
+    // ahead of the key's commands in the same pipeline, which fails naming
+    // the key (its commands still apply: the run ends in error).
     let mut key_starts = true;
     let mut dropping = false;
     while let Some(msg) = rx.recv().await {
@@ -354,32 +362,39 @@ async fn restore(
                     }
                     if starts {
                         dropping = false;
-                        if guard_replay
-                            && write.mode == WriteMode::Commands
-                            && let Some(key) = &write.key
+                        if write.mode == WriteMode::Commands
+                            && let Some(key) = write.key.clone()
                         {
-                            match sink.key_exists(write.db, key).await {
-                                Ok(false) => {}
-                                Ok(true) if args.on_conflict == OnConflict::Skip => {
-                                    sink.record_existing_skipped();
-                                    dropping = true;
-                                }
-                                Ok(true) => {
-                                    sink.record_failure(Failure {
+                            match args.on_conflict {
+                                OnConflict::Replace => {}
+                                OnConflict::Fail => {
+                                    let guard = Write {
                                         db: write.db,
                                         key: Some(key.clone()),
-                                        command: String::from_utf8_lossy(write.command.name())
-                                            .into_owned(),
-                                        message: "the key exists on the target \
-                                                  (--on-conflict fail); not written"
-                                            .into(),
-                                    });
-                                    dropping = true;
+                                        command: Command::new("EVAL")
+                                            .arg(ABSENT_OR_FAIL_SCRIPT)
+                                            .arg(1u8)
+                                            .arg(key),
+                                        mode: WriteMode::Commands,
+                                        expect: Expect::Success,
+                                        last_of_key: false,
+                                    };
+                                    if let Err(e) = sink.write(guard).await {
+                                        sink_error = Some(e);
+                                        break;
+                                    }
                                 }
-                                Err(e) => {
-                                    sink_error = Some(e);
-                                    break;
-                                }
+                                OnConflict::Skip => match sink.key_exists(write.db, &key).await {
+                                    Ok(false) => {}
+                                    Ok(true) => {
+                                        sink.record_existing_skipped();
+                                        dropping = true;
+                                    }
+                                    Err(e) => {
+                                        sink_error = Some(e);
+                                        break;
+                                    }
+                                },
                             }
                         }
                     }

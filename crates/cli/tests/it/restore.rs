@@ -3,7 +3,7 @@
 
 use crate::support::{code, corpus_file, ferry, stderr};
 use ferry_testkit::dataset::{Snapshot, Value, fill_varied, snapshot};
-use ferry_testkit::{RedisCluster, RedisServer, ServerKind};
+use ferry_testkit::{RedisCluster, RedisServer, Reply, ServerKind};
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -246,6 +246,30 @@ fn replayed_keys_that_exist_are_skipped_whole_not_merged() {
     assert_eq!(target.cmd(&["GET", &list]).unwrap().as_str(), Some("mine"));
     let keys = |s: &RedisServer| s.cmd(&["DBSIZE"]).unwrap().as_int();
     assert_eq!(keys(&target), keys(&source));
+}
+
+#[test]
+fn the_fail_guard_of_replayed_keys_refuses_an_existing_key_by_name() {
+    use ferry_cli::run::restore::ABSENT_OR_FAIL_SCRIPT;
+    let target = RedisServer::start().unwrap();
+    let absent = target
+        .cmd(&["EVAL", ABSENT_OR_FAIL_SCRIPT, "1", "k"])
+        .unwrap();
+    assert_eq!(absent.as_int(), Some(0));
+    target.cmd(&["SET", "k", "v"]).unwrap();
+    let exists = target
+        .cmd(&["EVAL", ABSENT_OR_FAIL_SCRIPT, "1", "k"])
+        .unwrap();
+    assert!(
+        matches!(&exists, Reply::Error(e) if e.starts_with("BUSYKEY")),
+        "{exists:?}"
+    );
+    // And a replayed restore into an empty target passes the guard.
+    let (source, rdb) = varied_source(49);
+    let target = RedisServer::start().unwrap();
+    let err = ok(&restore(&rdb, &target.addr(), &["--mode", "commands"]));
+    assert!(err.contains("0 command(s) refused"), "{err}");
+    assert_eq!(digest(&source), digest(&target));
 }
 
 #[test]

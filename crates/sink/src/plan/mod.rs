@@ -181,6 +181,14 @@ struct Held {
     /// Also replayed into `writes`, to fall back to; false when the key can
     /// only be restored.
     replay: bool,
+    /// Replay is prepared lazily: the element items are kept (they are
+    /// slices of the decoder's buffers, cheap to keep) and given to the
+    /// replayer only if the key turns out too big to restore. Most keys are
+    /// restored, and building commands for them was a third of the work.
+    /// Not for hashes with field TTLs, whose replay decides whether the key
+    /// is left at all.
+    lazy: bool,
+    items: Vec<Item>,
     writes: Vec<Write>,
     /// How many of `writes` are counted in `bytes`.
     counted: usize,
@@ -202,6 +210,23 @@ enum State {
     },
     /// Maybe `RESTORE`.
     Hold(Box<Held>),
+}
+
+/// Roughly the memory an element item holds while its key is held.
+fn item_bytes(item: &Item) -> usize {
+    const ITEM_OVERHEAD_BYTES: usize = 64;
+    ITEM_OVERHEAD_BYTES
+        + match item {
+            Item::StringChunk(b) | Item::ListItem(b) | Item::SetMember(b) => b.len(),
+            Item::ZSetEntry { member, .. } => member.len(),
+            Item::HashField { field, value, .. } => field.len() + value.len(),
+            Item::StreamEntry(entry) => entry
+                .fields
+                .iter()
+                .map(|(f, v)| f.len() + v.len() + 16)
+                .sum(),
+            _ => 0,
+        }
 }
 
 /// Chooses per key between `RESTORE` and command replay. See the [module
@@ -265,12 +290,12 @@ impl Planner {
         match item {
             Item::Header(header) => self.source = Some(header),
             Item::Key(header) => self.begin_key(*header, out),
-            Item::KeyEnd => self.end_key(out),
+            Item::KeyEnd => self.end_key(out)?,
             Item::Raw(chunk) => {
                 if let State::Hold(held) = &mut self.state {
                     held.payload.push(&chunk);
                     held.bytes += chunk.len();
-                    self.check_size(out);
+                    self.check_size(out)?;
                 }
             }
             Item::Function(function) => self.function(&function, out),
@@ -284,6 +309,11 @@ impl Planner {
             | Item::SlotInfo { .. }
             | Item::End { .. } => {}
             element => match &mut self.state {
+                State::Hold(held) if held.replay && held.lazy => {
+                    held.bytes += item_bytes(&element);
+                    held.items.push(element);
+                    self.check_size(out)?;
+                }
                 State::Replay { .. } => {
                     self.replayer.element(element, out)?;
                     self.release_notes();
@@ -303,7 +333,7 @@ impl Planner {
                             .sum::<usize>();
                     }
                     held.counted = held.writes.len();
-                    self.check_size(out);
+                    self.check_size(out)?;
                 }
                 State::Idle | State::Skip | State::Hold(_) => {}
             },
@@ -353,7 +383,8 @@ impl Planner {
                 State::Replay { big: false }
             }
             Some(version) => {
-                if !must_restore {
+                let lazy = !header.encoding.has_field_ttls();
+                if !must_restore && !lazy {
                     self.replayer.begin_key(&header);
                 }
                 State::Hold(Box::new(Held {
@@ -361,6 +392,8 @@ impl Planner {
                     header,
                     payload: PayloadBuilder::new(version),
                     replay: !must_restore,
+                    lazy,
+                    items: Vec::new(),
                     writes: Vec::new(),
                     counted: 0,
                     notes: Vec::new(),
@@ -371,18 +404,25 @@ impl Planner {
 
     /// Switches a held key that grew past the limit to command replay (or
     /// leaves it out if it can only be restored).
-    fn check_size(&mut self, out: &mut Vec<Write>) {
+    fn check_size(&mut self, out: &mut Vec<Write>) -> io::Result<()> {
         let State::Hold(held) = &self.state else {
-            return;
+            return Ok(());
         };
         if held.bytes <= self.options.big_value_bytes {
-            return;
+            return Ok(());
         }
         let State::Hold(held) = std::mem::replace(&mut self.state, State::Skip) else {
-            return;
+            return Ok(());
         };
         let held = *held;
-        if held.replay {
+        if held.replay && held.lazy {
+            self.replayer.begin_key(&held.header);
+            for item in held.items {
+                self.replayer.element(item, out)?;
+            }
+            self.release_notes();
+            self.state = State::Replay { big: true };
+        } else if held.replay {
             out.extend(held.writes);
             for note in held.notes {
                 self.push_note(note);
@@ -395,9 +435,10 @@ impl Planner {
                 NoteKind::TooBigToRestore { limit_bytes },
             );
         }
+        Ok(())
     }
 
-    fn end_key(&mut self, out: &mut Vec<Write>) {
+    fn end_key(&mut self, out: &mut Vec<Write>) -> io::Result<()> {
         match std::mem::replace(&mut self.state, State::Idle) {
             State::Idle | State::Skip => {}
             State::Replay { big } => {
@@ -414,7 +455,19 @@ impl Planner {
                         out.push(self.restore(&held.header, held.payload));
                         self.summary.restored_keys += 1;
                     }
-                    return;
+                    return Ok(());
+                }
+                if held.lazy {
+                    if !held.items.is_empty() && !held.payload.is_empty() {
+                        out.push(self.restore(&held.header, held.payload));
+                        self.summary.restored_keys += 1;
+                        return Ok(());
+                    }
+                    // No elements (or no raw bytes): the replayer decides.
+                    self.replayer.begin_key(&held.header);
+                    for item in std::mem::take(&mut held.items) {
+                        self.replayer.element(item, &mut held.writes)?;
+                    }
                 }
                 let outcome = self.replayer.end_key(&mut held.writes);
                 while let Some(note) = self.replayer.poll_note() {
@@ -435,6 +488,7 @@ impl Planner {
                 }
             }
         }
+        Ok(())
     }
 
     /// Counts a key that went through the replayer.
@@ -461,6 +515,12 @@ impl Planner {
             None => 0,
             Some(at) if abs => at,
             Some(at) => at.saturating_sub(self.options.now_ms).max(1),
+        };
+        // Most keys have no TTL: "0" without an allocation.
+        let ttl = if ttl == 0 {
+            Bytes::from_static(b"0")
+        } else {
+            Bytes::from(ttl.to_string())
         };
         let mut command = Command::with_capacity(Bytes::from_static(b"RESTORE"), 5)
             .arg(&header.key)
