@@ -181,6 +181,13 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub no_verify_checksum: bool,
 
+    /// Decode every value before writing it (slower). By default a value
+    /// written with RESTORE is sent as the file holds it, and damage inside
+    /// it is caught by the file's checksum at the end (the run then fails);
+    /// with this, it is caught before the key is sent.
+    #[arg(long)]
+    pub decode_values: bool,
+
     /// Values whose serialized form is larger than this are written by command
     /// replay in bounded batches instead of one RESTORE.
     #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]

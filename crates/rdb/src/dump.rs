@@ -47,6 +47,11 @@ impl PayloadBuilder {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// The value bytes pushed so far.
+    pub fn value(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// Value bytes pushed so far.
     pub fn len(&self) -> usize {
         self.buf.len()

@@ -301,6 +301,9 @@ async fn restore(
         OnConflict::Skip => Conflict::Skip,
     };
     options.big_value_bytes = args.big_value_bytes;
+    // Values are not decoded unless a key is replayed (or asked for): most
+    // keys go by RESTORE, and decoding them was most of the work.
+    options.elements_from_raw = !args.decode_values;
 
     let read_bytes = Arc::new(AtomicU64::new(0));
     let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_MESSAGES);
@@ -316,6 +319,7 @@ async fn restore(
         let no_functions = args.no_functions;
         let decoder_config = Config {
             raw: mode != Mode::Commands,
+            skip_values: mode != Mode::Commands && !args.decode_values,
             verify_checksum: !args.no_verify_checksum,
             ..Config::default()
         };

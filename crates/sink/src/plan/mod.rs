@@ -67,11 +67,15 @@ pub use target::{TargetCaps, first_rdb_version};
 use crate::replay::{self, DelBefore, KeyOutcome, Note, NoteKind, Replayer, function_load};
 use crate::{Expect, Write, WriteMode};
 use bytes::Bytes;
+use bytes::BytesMut;
 use ferry_rdb::dump::PayloadBuilder;
-use ferry_rdb::{Function, Header, Item, KeyHeader, Kind};
+use ferry_rdb::{Config, Decoder, Function, Header, Item, KeyHeader, Kind, Magic};
 use ferry_resp::Command;
 use std::collections::VecDeque;
 use std::io;
+
+/// Raw bytes given at once to a key's [`SubDecoder`].
+const SUB_FEED_BYTES: usize = 64 * 1024;
 
 /// Default of [`Options::big_value_bytes`].
 pub const DEFAULT_BIG_VALUE_BYTES: usize = 8 * 1024 * 1024;
@@ -132,6 +136,12 @@ pub struct Options {
     /// A consumer group's pending entries beyond about this many bytes wait
     /// in a temporary file (command replay).
     pub spill_bytes: usize,
+    /// The decoder runs with [`ferry_rdb::Config::skip_values`] as well as
+    /// `raw`: it emits no element items, only each value's raw bytes, which
+    /// is much cheaper; a key that must be replayed is decoded from its raw
+    /// bytes here, as they arrive. Without it, element items are expected
+    /// from the decoder. Ignored in [`Mode::Commands`] (no raw bytes).
+    pub elements_from_raw: bool,
 }
 
 impl Options {
@@ -145,6 +155,7 @@ impl Options {
             now_ms,
             big_value_bytes: DEFAULT_BIG_VALUE_BYTES,
             spill_bytes: replay::DEFAULT_SPILL_BYTES,
+            elements_from_raw: false,
         }
     }
 }
@@ -210,6 +221,101 @@ enum State {
     },
     /// Maybe `RESTORE`.
     Hold(Box<Held>),
+    /// Command replay of elements decoded here from the key's raw bytes.
+    ReplayRaw {
+        /// Re-reads the raw bytes.
+        sub: Box<SubDecoder>,
+        /// It was held and grew too big.
+        big: bool,
+    },
+}
+
+/// Decodes one key's raw value bytes (type byte first) as the decoder would
+/// decode them in a file: they are framed as a file of one key with a
+/// one-byte name, and the element items are taken out.
+#[derive(Debug)]
+struct SubDecoder {
+    decoder: Decoder,
+    buf: BytesMut,
+    /// The file header and the type byte + name are in `buf`.
+    started: bool,
+    header: Header,
+}
+
+impl SubDecoder {
+    fn new(header: Header) -> Self {
+        let config = Config {
+            verify_checksum: false,
+            ..Config::default()
+        };
+        SubDecoder {
+            decoder: Decoder::with_config(config),
+            buf: BytesMut::new(),
+            started: false,
+            header,
+        }
+    }
+
+    /// Feeds raw value bytes; pushes the element items they complete.
+    fn feed(&mut self, mut raw: &[u8], items: &mut Vec<Item>) -> io::Result<()> {
+        if !self.started {
+            let Some((&type_byte, rest)) = raw.split_first() else {
+                return Ok(());
+            };
+            match self.header.magic {
+                Magic::Redis => self
+                    .buf
+                    .extend_from_slice(format!("REDIS{:04}", self.header.version).as_bytes()),
+                Magic::Valkey => self
+                    .buf
+                    .extend_from_slice(format!("VALKEY{:03}", self.header.version).as_bytes()),
+            }
+            // The type byte, then a one-byte key name "k".
+            self.buf.extend_from_slice(&[type_byte, 1, b'k']);
+            self.started = true;
+            raw = rest;
+        }
+        self.buf.extend_from_slice(raw);
+        self.drain(items)
+    }
+
+    /// The value is complete: ends the framing file and takes the last items.
+    fn finish(&mut self, items: &mut Vec<Item>) -> io::Result<()> {
+        if !self.started {
+            return Ok(());
+        }
+        self.buf.extend_from_slice(&[0xff]);
+        if self.header.version >= 5 {
+            // A zero checksum means "not computed".
+            self.buf.extend_from_slice(&[0; 8]);
+        }
+        self.drain(items)
+    }
+
+    fn drain(&mut self, items: &mut Vec<Item>) -> io::Result<()> {
+        loop {
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(
+                    Item::Header(_)
+                    | Item::Key(_)
+                    | Item::KeyEnd
+                    | Item::End { .. }
+                    | Item::Aux { .. }
+                    | Item::SelectDb(_)
+                    | Item::ResizeDb { .. }
+                    | Item::SlotInfo { .. },
+                )) => {}
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("the value's bytes do not decode: {e}"),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// Roughly the memory an element item holds while its key is held.
@@ -241,6 +347,8 @@ pub struct Planner {
     expired_fields_at_key: u64,
     summary: Summary,
     notes: VecDeque<Note>,
+    /// Items decoded from raw bytes, on their way to the replayer.
+    scratch: Vec<Item>,
 }
 
 impl Planner {
@@ -262,6 +370,7 @@ impl Planner {
             expired_fields_at_key: 0,
             summary: Summary::default(),
             notes: VecDeque::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -291,13 +400,18 @@ impl Planner {
             Item::Header(header) => self.source = Some(header),
             Item::Key(header) => self.begin_key(*header, out),
             Item::KeyEnd => self.end_key(out)?,
-            Item::Raw(chunk) => {
-                if let State::Hold(held) = &mut self.state {
+            Item::Raw(chunk) => match &mut self.state {
+                State::Hold(held) => {
                     held.payload.push(&chunk);
                     held.bytes += chunk.len();
                     self.check_size(out)?;
                 }
-            }
+                State::ReplayRaw { sub, .. } => {
+                    sub.feed(&chunk, &mut self.scratch)?;
+                    self.replay_scratch(out)?;
+                }
+                _ => {}
+            },
             Item::Function(function) => self.function(&function, out),
             Item::ModuleAux(aux) => {
                 let module = aux.module.name();
@@ -335,7 +449,8 @@ impl Planner {
                     held.counted = held.writes.len();
                     self.check_size(out)?;
                 }
-                State::Idle | State::Skip | State::Hold(_) => {}
+                // Elements come from the raw bytes in this state.
+                State::Idle | State::Skip | State::Hold(_) | State::ReplayRaw { .. } => {}
             },
         }
         Ok(())
@@ -344,7 +459,7 @@ impl Planner {
     /// The input ended: hands over what a key cut short had ready (for a
     /// replayed key; a held one is dropped) and returns the summary.
     pub fn finish(&mut self, out: &mut Vec<Write>) -> Summary {
-        if matches!(self.state, State::Replay { .. }) {
+        if matches!(self.state, State::Replay { .. } | State::ReplayRaw { .. }) {
             self.replayer.finish(out);
             self.release_notes();
         }
@@ -380,10 +495,17 @@ impl Planner {
             }
             None => {
                 self.replayer.begin_key(&header);
-                State::Replay { big: false }
+                match self.raw_source() {
+                    Some(source) => State::ReplayRaw {
+                        sub: Box::new(SubDecoder::new(source)),
+                        big: false,
+                    },
+                    None => State::Replay { big: false },
+                }
             }
             Some(version) => {
-                let lazy = !header.encoding.has_field_ttls();
+                // Elements from raw bytes are decoded only when needed.
+                let lazy = !header.encoding.has_field_ttls() || self.raw_source().is_some();
                 if !must_restore && !lazy {
                     self.replayer.begin_key(&header);
                 }
@@ -415,7 +537,19 @@ impl Planner {
             return Ok(());
         };
         let held = *held;
-        if held.replay && held.lazy {
+        if held.replay
+            && let Some(source) = self.raw_source()
+        {
+            self.replayer.begin_key(&held.header);
+            let mut sub = Box::new(SubDecoder::new(source));
+            // In pieces, so that the items of all the held bytes are never
+            // in memory at once.
+            for piece in held.payload.value().chunks(SUB_FEED_BYTES) {
+                sub.feed(piece, &mut self.scratch)?;
+                self.replay_scratch(out)?;
+            }
+            self.state = State::ReplayRaw { sub, big: true };
+        } else if held.replay && held.lazy {
             self.replayer.begin_key(&held.header);
             for item in held.items {
                 self.replayer.element(item, out)?;
@@ -446,6 +580,13 @@ impl Planner {
                 self.release_notes();
                 self.count_replayed(outcome, big);
             }
+            State::ReplayRaw { mut sub, big } => {
+                sub.finish(&mut self.scratch)?;
+                self.replay_scratch(out)?;
+                let outcome = self.replayer.end_key(out);
+                self.release_notes();
+                self.count_replayed(outcome, big);
+            }
             State::Hold(held) => {
                 let mut held = *held;
                 if !held.replay {
@@ -458,7 +599,8 @@ impl Planner {
                     return Ok(());
                 }
                 if held.lazy {
-                    if !held.items.is_empty() && !held.payload.is_empty() {
+                    let has_elements = !held.items.is_empty() || self.raw_source().is_some();
+                    if has_elements && !held.payload.is_empty() {
                         out.push(self.restore(&held.header, held.payload));
                         self.summary.restored_keys += 1;
                         return Ok(());
@@ -558,6 +700,22 @@ impl Planner {
         let replace = self.options.conflict == Conflict::Replace;
         out.push(function_load(&function.code, replace, Expect::Success));
         self.summary.functions += 1;
+    }
+
+    /// The file's header when elements are to be decoded from raw bytes.
+    fn raw_source(&self) -> Option<Header> {
+        (self.options.elements_from_raw && self.options.mode != Mode::Commands)
+            .then_some(self.source)
+            .flatten()
+    }
+
+    /// Replays the items decoded from raw bytes.
+    fn replay_scratch(&mut self, out: &mut Vec<Write>) -> io::Result<()> {
+        for item in self.scratch.drain(..) {
+            self.replayer.element(item, out)?;
+        }
+        self.release_notes();
+        Ok(())
     }
 
     /// Moves the replayer's notes out.
