@@ -74,6 +74,11 @@ use ferry_resp::Command;
 use std::collections::VecDeque;
 use std::io;
 
+/// The largest serialized collection that is decoded to see whether it is
+/// empty (an empty one is a few bytes: a count of 0, an empty listpack or
+/// ziplist, a quicklist of one empty node).
+const EMPTY_VALUE_MAX_BYTES: usize = 48;
+
 /// Raw bytes given at once to a key's [`SubDecoder`].
 const SUB_FEED_BYTES: usize = 64 * 1024;
 
@@ -486,6 +491,17 @@ impl Planner {
             (Mode::Commands, _) | (_, None) => None,
             (_, Some(source)) => self.options.target.restore_version(source, header.encoding),
         };
+        // Hash fields whose TTL has passed are dropped by a server loading
+        // the file, not by RESTORE: without element items to look at, such
+        // hashes are replayed (from their raw bytes), which leaves them out.
+        let stamp = if self.raw_source().is_some()
+            && header.encoding.has_field_ttls()
+            && self.options.mode == Mode::Auto
+        {
+            None
+        } else {
+            stamp
+        };
         self.expired_fields_at_key = self.replayer.summary().expired_fields_skipped;
         self.state = match stamp {
             None if must_restore => {
@@ -599,7 +615,7 @@ impl Planner {
                     return Ok(());
                 }
                 if held.lazy {
-                    let has_elements = !held.items.is_empty() || self.raw_source().is_some();
+                    let has_elements = !held.items.is_empty() || self.raw_has_elements(&held)?;
                     if has_elements && !held.payload.is_empty() {
                         out.push(self.restore(&held.header, held.payload));
                         self.summary.restored_keys += 1;
@@ -707,6 +723,29 @@ impl Planner {
         (self.options.elements_from_raw && self.options.mode != Mode::Commands)
             .then_some(self.source)
             .flatten()
+    }
+
+    /// With elements from raw bytes: false for a collection without
+    /// elements, which a server drops when it loads the file and refuses in
+    /// `RESTORE`. Such a value is a few bytes (its count is 0): only values
+    /// that small are decoded to find out.
+    fn raw_has_elements(&mut self, held: &Held) -> io::Result<bool> {
+        let Some(source) = self.raw_source() else {
+            return Ok(false);
+        };
+        let collection = matches!(
+            held.header.kind(),
+            Kind::List | Kind::Set | Kind::ZSet | Kind::Hash
+        );
+        if !collection || held.payload.len() > EMPTY_VALUE_MAX_BYTES {
+            return Ok(true);
+        }
+        let mut sub = SubDecoder::new(source);
+        sub.feed(held.payload.value(), &mut self.scratch)?;
+        sub.finish(&mut self.scratch)?;
+        let any = !self.scratch.is_empty();
+        self.scratch.clear();
+        Ok(any)
     }
 
     /// Replays the items decoded from raw bytes.
