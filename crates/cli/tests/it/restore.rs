@@ -525,3 +525,43 @@ fn every_corpus_file_that_redis_7_0_7_4_or_valkey_9_loads_is_restored_with_the_s
         "too few files loaded: {loaded:?}"
     );
 }
+
+#[test]
+fn a_proxy_target_gets_commands_without_select() {
+    // No proxy here: a standalone server told it is one still shows that
+    // no SELECT is sent (the file's db 1 must be mapped) and replay works.
+    let (source, rdb) = varied_source(50);
+    let target = RedisServer::start().unwrap();
+    let refused = restore(&rdb, &target.addr(), &["--target-kind", "proxy"]);
+    assert_eq!(code(&refused), 1);
+    assert!(
+        stderr(&refused).contains("--db-map 1:0"),
+        "{}",
+        stderr(&refused)
+    );
+    let err = ok(&restore(
+        &rdb,
+        &target.addr(),
+        &[
+            "--target-kind",
+            "proxy",
+            "--mode",
+            "commands",
+            "--key-pattern",
+            "*",
+            "--db-map",
+            "1:0",
+            "--db-map",
+            "2:0",
+        ],
+    ));
+    assert!(err.contains("is proxy"), "{err}");
+    let keys = |s: &RedisServer| s.cmd(&["DBSIZE"]).unwrap().as_int().unwrap();
+    let mut c = source.connect().unwrap();
+    let mut total = 0;
+    for db in 0..3 {
+        c.cmd(&["SELECT", &db.to_string()]).unwrap();
+        total += c.cmd(&["DBSIZE"]).unwrap().as_int().unwrap();
+    }
+    assert_eq!(keys(&target), total);
+}

@@ -309,3 +309,28 @@ fn moved_and_ask_are_followed_in_order() {
         assert_eq!(items, expected, "{key}");
     }
 }
+
+#[test]
+fn a_redis_6_2_cluster_is_mapped_from_cluster_slots() {
+    // CLUSTER SHARDS is 7.0+: the map must come from CLUSTER SLOTS.
+    let cluster = RedisCluster::builder()
+        .version(ferry_testkit::ServerKind::Redis62)
+        .start()
+        .unwrap();
+    runtime().block_on(async {
+        let mut sink = Sink::connect(SinkConfig::new(cluster.addr()))
+            .await
+            .unwrap();
+        assert_eq!(sink.kind(), TargetKind::Cluster);
+        assert_eq!(sink.nodes().len(), 3);
+        for i in 0..3000 {
+            sink.write(set(0, &format!("k{i}"), "v")).await.unwrap();
+        }
+        let report = sink.flush().await.unwrap();
+        assert_eq!(
+            (report.keys_replayed, report.redirects, report.failed),
+            (3000, 0, 0)
+        );
+    });
+    assert_eq!(cluster.dbsize_total().unwrap(), 3000);
+}
