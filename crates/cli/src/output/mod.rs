@@ -14,22 +14,10 @@ pub use json::JsonlOutput;
 pub use keys::KeysOutput;
 pub use resp::RespOutput;
 
-/// What an output did, for the closing summary and the exit code.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Keys written.
-    pub keys_written: u64,
-    /// Function libraries written.
-    pub functions_written: u64,
-    /// Keys left out because their expire time had passed.
-    pub expired_keys_skipped: u64,
-    /// Hash fields left out because their own expire time had passed.
-    pub expired_fields_skipped: u64,
-    /// Keys left out because they had no elements.
-    pub empty_keys_skipped: u64,
-    /// Keys, functions, module data or elements this format cannot represent.
-    pub unsupported: u64,
-}
+/// What an output did, for the closing summary and the exit code: the
+/// counts `ferry-sink`'s replayer keeps, which `--format resp` reports as they
+/// are and the other formats fill in themselves.
+pub use ferry_sink::replay::Summary;
 
 /// A sink for the selected keys of an RDB file.
 ///

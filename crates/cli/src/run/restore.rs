@@ -524,6 +524,13 @@ fn print_summary(
             report.failed,
         ));
     }
+    if report.redirects + report.retries > 0 {
+        say(format_args!(
+            "{} redirect(s) (MOVED/ASK) followed, {} command(s) sent again after \
+             TRYAGAIN/LOADING/CLUSTERDOWN",
+            report.redirects, report.retries
+        ));
+    }
     if let Some(peak) = peak_rss_bytes() {
         say(format_args!("peak memory {:.1} MB", peak as f64 / 1e6));
     }

@@ -565,3 +565,63 @@ fn a_proxy_target_gets_commands_without_select() {
     }
     assert_eq!(keys(&target), total);
 }
+
+/// A server process started by hand (the testkit waits until a server has
+/// loaded its data; this test needs one that is still loading), killed on drop.
+struct Loading(std::process::Child);
+
+impl Drop for Loading {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_target_still_loading_its_dataset_gets_every_key_after_retries() {
+    // A target that starts by loading 3M keys answers LOADING for a while.
+    let seed = RedisServer::start().unwrap();
+    seed.cmd(&["DEBUG", "POPULATE", "3000000", "pop", "100"])
+        .unwrap();
+    let big = seed.save_rdb().unwrap();
+    let (_source, rdb) = varied_source(51);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = big.parent().unwrap();
+    let server = ferry_testkit::redis_server().unwrap();
+    let _target = Loading(
+        std::process::Command::new(server)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--dbfilename")
+            .arg(big.file_name().unwrap())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Ferry may come before the port is open: wait for it to accept.
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let err = ok(&restore(&rdb, &addr, &["--on-conflict", "replace"]));
+    assert!(err.contains("0 command(s) refused"), "{err}");
+    assert!(
+        err.contains("sent again after TRYAGAIN/LOADING"),
+        "no retry seen:\n{err}"
+    );
+}
