@@ -3,9 +3,12 @@
 //! `ferry dump FILE` prints an RDB file's contents (read with [`ferry_rdb`]) as
 //! JSON lines, as the Redis commands that rebuild them, or as a key list; see
 //! [`output`] for the formats and [`run::dump`] for the command.
+//! `ferry restore FILE --target URL` loads the file into a running standalone
+//! Redis, Redis Cluster or proxy through [`ferry_sink`] ([`run::restore`],
+//! target URLs in [`target`]).
 //!
-//! What it does **not** do (yet): talk to servers. It reads files or standard
-//! input and writes standard output.
+//! What it does **not** do (yet): online migration (`sync`), `check`,
+//! `verify`.
 //!
 //! ```
 //! use ferry_cli::glob::matches;
