@@ -129,7 +129,7 @@ pub struct RestoreArgs {
     )]
     pub input: Option<PathBuf>,
 
-    /// The target: redis://[user:password@]host:port[/db], or host:port. A
+    /// The target: `redis://[user:password@]host:port[/db]`, or `host:port`. A
     /// cluster is given by any of its nodes.
     #[arg(short = 't', long, value_name = "URL")]
     pub target: String,
@@ -152,7 +152,7 @@ pub struct RestoreArgs {
     pub parallel: usize,
 
     /// Write the keys of source database SRC into database DST. Repeatable;
-    /// unmapped databases keep their number (or the URL's /db for a file with one database).
+    /// unmapped databases keep their number, or go to the URL's /db when it has one.
     #[arg(long = "db-map", value_name = "SRC:DST")]
     pub db_map: Vec<String>,
 
