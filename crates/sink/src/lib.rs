@@ -52,6 +52,7 @@
 
 mod conn;
 mod error;
+mod keys;
 mod pipe;
 pub mod plan;
 pub mod replay;
@@ -61,6 +62,7 @@ mod write;
 
 pub use conn::{Credentials, info_field};
 pub use error::{Error, Failure, ReplyError};
+pub use keys::{KeyTable, KeysError};
 pub use pipe::{MAX_FAILURES_KEPT, Report};
 pub use plan::{Planner, TargetCaps};
 pub use replay::{Note, NoteKind, Replayer};
