@@ -39,7 +39,7 @@ pub enum KeysError {
 /// use ferry_sink::KeyTable;
 ///
 /// // What `COMMAND` answers, reduced to two commands.
-/// let entry = |name: &str, first, last, step| Frame::Array(vec![
+/// let entry = |name: &'static str, first, last, step| Frame::Array(vec![
 ///     Frame::bulk(name), Frame::Integer(-3), Frame::Array(vec![]),
 ///     Frame::Integer(first), Frame::Integer(last), Frame::Integer(step),
 /// ]);

@@ -1,6 +1,8 @@
 //! `KeyTable` against the servers' own `COMMAND GETKEYS`, for the write
 //! commands a replication stream carries.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::BytesMut;
 use ferry_resp::{Command, Decoder, Frame, RawCommand};
 use ferry_sink::KeyTable;
