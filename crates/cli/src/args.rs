@@ -65,6 +65,74 @@ ferry restore -i dump.rdb -t 127.0.0.1:6380 -n 16        (crs-port style)",
         after_help = RESTORE_EXIT_CODES_HELP
     )]
     Restore(RestoreArgs),
+    /// Copy a live Redis to a target, then keep applying its writes until stopped.
+    #[command(
+        long_about = "Copy a live Redis to a target without stopping it: Ferry connects to the \
+source as a replica (PSYNC), writes the snapshot to the target (RESTORE or command replay per \
+key, as `ferry restore` does), then applies the source's command stream as it comes, until \
+SIGINT or SIGTERM; then it finishes what is in flight and exits.\n\n\
+This first version takes a standalone source (a master or a replica) and any target; a \
+command the target cannot take as it is (keys in several cluster slots) is reported with its \
+keys, never dropped silently. It does not yet resume after a broken connection, spool the \
+stream to disk, or serve a status endpoint.\n\n\
+Example:\n  ferry sync --source redis://10.0.0.4:6379 --target redis://10.0.0.9:7000",
+        after_help = SYNC_EXIT_CODES_HELP
+    )]
+    Sync(SyncArgs),
+}
+
+const SYNC_EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  stopped by SIGINT/SIGTERM after everything received was applied
+  1  something was not applied (named on stderr), the source or the target
+     failed, or a check failed
+  2  usage error";
+
+/// Arguments of `ferry sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The source: `redis://[user:password@]host:port`, or `host:port`.
+    #[arg(short = 's', long, value_name = "URL")]
+    pub source: String,
+
+    /// Read the source's password from the first line of this file (else
+    /// $FERRY_SOURCE_PASSWORD, else the URL).
+    #[arg(long, value_name = "FILE")]
+    pub source_password_file: Option<PathBuf>,
+
+    /// The target: `redis://[user:password@]host:port[/db]`, or `host:port`.
+    #[arg(short = 't', long, value_name = "URL")]
+    pub target: String,
+
+    /// Read the target's password from the first line of this file (else
+    /// $FERRY_TARGET_PASSWORD, else the URL).
+    #[arg(long, value_name = "FILE")]
+    pub target_password_file: Option<PathBuf>,
+
+    /// Is the target standalone, a cluster or a proxy.
+    #[arg(long, value_enum, default_value_t = TargetKindArg::Auto)]
+    pub target_kind: TargetKindArg,
+
+    /// Connections to a standalone target during the snapshot (the command
+    /// stream uses one, to keep the source's order).
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 4)]
+    pub parallel: usize,
+
+    /// Write the keys of source database SRC into database DST. Repeatable.
+    #[arg(long = "db-map", value_name = "SRC:DST")]
+    pub db_map: Vec<String>,
+
+    /// What to do with keys of the snapshot that already exist on the target.
+    #[arg(long, value_enum, default_value_t = OnConflict::Fail)]
+    pub on_conflict: OnConflict,
+
+    /// Apply FLUSHALL and FLUSHDB from the source (otherwise they stop the sync).
+    #[arg(long)]
+    pub allow_flush: bool,
+
+    /// Seconds between status lines on stderr.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub status_interval: u64,
 }
 
 const RESTORE_EXIT_CODES_HELP: &str = "\

@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::session::{Config, Event, Session};
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -18,6 +18,9 @@ pub struct Replica {
     stream: TcpStream,
     session: Session,
     buf: BytesMut,
+    /// Bytes of the session not yet written: kept here so that a
+    /// cancelled [`Replica::next_event`] loses nothing.
+    pending: BytesMut,
 }
 
 impl Replica {
@@ -46,6 +49,7 @@ impl Replica {
             stream,
             session: Session::new(config),
             buf: BytesMut::with_capacity(READ_BYTES),
+            pending: BytesMut::new(),
         })
     }
 
@@ -64,21 +68,29 @@ impl Replica {
         self.flush().await
     }
 
+    /// Writes what the session has to send. Cancel-safe: what was not
+    /// written stays in `pending`.
     async fn flush(&mut self) -> Result<(), Error> {
         while let Some(bytes) = self.session.poll_transmit() {
-            self.stream
-                .write_all(&bytes)
+            self.pending.extend_from_slice(&bytes);
+        }
+        while !self.pending.is_empty() {
+            let n = self
+                .stream
+                .write(&self.pending)
                 .await
                 .map_err(|source| Error::Io {
                     addr: self.addr.clone(),
                     source,
                 })?;
+            self.pending.advance(n);
         }
         Ok(())
     }
 
     /// The next event, reading from the master as needed; `Ok(None)` when
     /// the master closed the connection cleanly between commands.
+    /// Cancel-safe: dropping the future loses no byte read or to write.
     ///
     /// # Errors
     ///

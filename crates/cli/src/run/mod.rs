@@ -2,6 +2,7 @@
 
 pub mod dump;
 pub mod restore;
+pub mod sync;
 
 use crate::args::{Cli, Command};
 use crate::error::CliError;
@@ -14,5 +15,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Dump(args) => dump::run(&args),
         Command::Restore(args) => restore::run(&args),
+        Command::Sync(args) => sync::run(&args),
     }
 }

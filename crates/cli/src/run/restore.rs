@@ -130,7 +130,7 @@ pub fn run(args: &RestoreArgs) -> Result<(), CliError> {
     runtime.block_on(restore(args, &path, &url, password, &db_map))
 }
 
-fn parse_db_map(entries: &[String]) -> Result<BTreeMap<u64, u64>, CliError> {
+pub(crate) fn parse_db_map(entries: &[String]) -> Result<BTreeMap<u64, u64>, CliError> {
     let mut map = BTreeMap::new();
     for entry in entries {
         let parsed = entry
@@ -166,7 +166,7 @@ impl DbMap {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -656,7 +656,7 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// One line on stderr, prefixed with `ferry: `.
-fn say(message: std::fmt::Arguments<'_>) {
+pub(crate) fn say(message: std::fmt::Arguments<'_>) {
     let _ = writeln!(io::stderr(), "ferry: {message}");
 }
 

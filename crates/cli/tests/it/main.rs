@@ -13,5 +13,6 @@ mod restore;
 mod roundtrip;
 mod spill;
 mod support;
+mod sync;
 mod versions;
 mod writers;
