@@ -179,6 +179,21 @@ fn open(path: &Path) -> Result<File, CliError> {
     })
 }
 
+/// With `--on-conflict fail` (the default), the target must hold no key.
+pub(crate) async fn require_empty(sink: &Sink, on_conflict: OnConflict) -> Result<(), CliError> {
+    if on_conflict != OnConflict::Fail {
+        return Ok(());
+    }
+    let keys = sink.key_count().await.map_err(CliError::Target)?;
+    if keys > 0 {
+        return Err(CliError::Check(format!(
+            "the target already holds {keys} key(s); empty it, or say what to do with existing \
+             keys: --on-conflict replace or --on-conflict skip"
+        )));
+    }
+    Ok(())
+}
+
 /// The databases that hold keys in the file (a pass that skips values).
 fn databases_in(path: &Path, verify_checksum: bool) -> Result<BTreeSet<u64>, CliError> {
     let config = Config {
@@ -270,15 +285,7 @@ async fn restore(
             )));
         }
     }
-    if args.on_conflict == OnConflict::Fail {
-        let keys = sink.key_count().await.map_err(CliError::Target)?;
-        if keys > 0 {
-            return Err(CliError::Check(format!(
-                "the target already holds {keys} key(s); empty it, or say what to do with \
-                 existing keys: --on-conflict replace or --on-conflict skip"
-            )));
-        }
-    }
+    require_empty(&sink, args.on_conflict).await?;
     let (mode, caps) = match (caps, args.mode) {
         (Some(caps), WriteModeArg::Auto) => (Mode::Auto, caps),
         (Some(caps), WriteModeArg::Restore) => (Mode::Restore, caps),

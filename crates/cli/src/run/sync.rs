@@ -9,7 +9,7 @@
 
 use crate::args::{OnConflict, SyncArgs, TargetKindArg};
 use crate::error::CliError;
-use crate::run::restore::{now_ms, parse_db_map, say};
+use crate::run::restore::{now_ms, parse_db_map, require_empty, say};
 use crate::target::{TARGET_PASSWORD_ENV, TargetUrl, resolve_password};
 use bytes::BytesMut;
 use ferry_rdb::Config as RdbConfig;
@@ -227,15 +227,7 @@ async fn sync(
             )));
         }
     }
-    if args.on_conflict == OnConflict::Fail {
-        let keys = sink.key_count().await.map_err(CliError::Target)?;
-        if keys > 0 {
-            return Err(CliError::Check(format!(
-                "the target already holds {keys} key(s); empty it, or say what to do with \
-                 existing keys: --on-conflict replace or --on-conflict skip"
-            )));
-        }
-    }
+    require_empty(&sink, args.on_conflict).await?;
 
     let config = ReplicaConfig {
         user: source.user.clone(),

@@ -1,7 +1,7 @@
 //! `ferry restore` against real servers: standalone and 3-master cluster
 //! targets, across versions, and every way it must refuse or fail loudly.
 
-use crate::support::{code, corpus_file, ferry, stderr};
+use crate::support::{code, corpus_file, digest, ferry, stderr};
 use ferry_testkit::dataset::{Snapshot, Value, fill_varied, snapshot};
 use ferry_testkit::{RedisCluster, RedisServer, Reply, ServerKind};
 use std::path::Path;
@@ -24,15 +24,6 @@ fn ok(out: &Output) -> String {
     let err = stderr(out);
     assert_eq!(code(out), 0, "ferry failed:\n{err}");
     err
-}
-
-fn digest(server: &RedisServer) -> String {
-    server
-        .cmd(&["DEBUG", "DIGEST"])
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 fn snap(server: &RedisServer) -> Snapshot {

@@ -2,25 +2,11 @@
 //! `ferry dump --format resp | redis-cli --pipe`, into an empty server; both
 //! servers must agree on `DEBUG DIGEST`.
 
-use crate::support::{corpus_file, ferry, stderr, testdata};
-use ferry_testkit::{
-    RedisServer, Reply, ServerBuilder, dataset, redis_cli, redis_server, server_version,
-};
+use crate::support::{corpus_file, digest, ferry, stderr, testdata};
+use ferry_testkit::{RedisServer, ServerBuilder, dataset, redis_cli, redis_server, server_version};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Stdio;
-
-/// `DEBUG DIGEST`.
-fn digest(server: &RedisServer) -> String {
-    let reply = server.cmd(&["DEBUG", "DIGEST"]).unwrap();
-    match reply {
-        Reply::Status(s) => s,
-        Reply::Bulk(Some(b)) => String::from_utf8(b).unwrap(),
-        other => panic!(
-            "DEBUG DIGEST failed ({other:?}); the server needs --enable-debug-command on 7.0+"
-        ),
-    }
-}
 
 /// `(db, DBSIZE)` of every non-empty database.
 fn keyspace(server: &RedisServer) -> Vec<(u64, i64)> {

@@ -1,5 +1,6 @@
 //! Shared helpers: the corpus location, running the binary, reading its output.
 
+use ferry_testkit::{RedisServer, Reply};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -163,4 +164,16 @@ pub fn parse_resp(mut data: &[u8]) -> Vec<Vec<Vec<u8>>> {
         commands.push(args);
     }
     commands
+}
+
+/// `DEBUG DIGEST` of a server (testkit servers allow DEBUG).
+pub fn digest(server: &RedisServer) -> String {
+    let reply = server.cmd(&["DEBUG", "DIGEST"]).unwrap();
+    match reply {
+        Reply::Status(s) => s,
+        Reply::Bulk(Some(b)) => String::from_utf8(b).unwrap(),
+        other => panic!(
+            "DEBUG DIGEST failed ({other:?}); the server needs --enable-debug-command on 7.0+"
+        ),
+    }
 }

@@ -1,6 +1,7 @@
 //! `ferry sync` against real servers: a source that keeps being written
 //! while it is copied, into a standalone target and into a 3-master cluster.
 
+use crate::support::digest;
 use crate::support::ferry;
 use ferry_testkit::dataset::{Snapshot, fill_varied, snapshot};
 use ferry_testkit::{RedisCluster, RedisServer};
@@ -104,15 +105,6 @@ fn writer(server: &RedisServer, stop: &AtomicBool, db0_only: bool) -> u64 {
         i += 1;
     }
     i
-}
-
-fn digest(server: &RedisServer) -> String {
-    server
-        .cmd(&["DEBUG", "DIGEST"])
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 /// Runs `writer` for `secs` seconds in a thread.
