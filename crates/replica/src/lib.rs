@@ -12,8 +12,11 @@
 //!   fed to `ferry-rdb`), never held whole.
 //! - [`Replica`] (feature `tokio`, on by default) drives a session over TCP.
 //!
-//! What it does **not** do (yet): apply anything, reconnect by itself,
-//! send periodic ACKs (the caller acknowledges what it applied), TLS.
+//! What it does **not** do (yet): apply anything, reconnect by itself, TLS.
+//! Nor does it send ACKs on a timer: the caller must acknowledge what it
+//! applied about every second ([`Replica::ack`]), as Redis's replicas do,
+//! also when nothing arrives. A master may hold the command stream back
+//! until an ACK comes after it has seen a diskless transfer end.
 //!
 //! ```
 //! use bytes::BytesMut;

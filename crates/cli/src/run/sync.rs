@@ -274,6 +274,15 @@ async fn sync(
         if stop.load(Ordering::SeqCst) {
             break Ok(());
         }
+        // Every second, events or not: a master starts streaming to a
+        // replica that got a diskless snapshot only on an ACK that comes
+        // after it saw the transfer end, which the first ACK may precede.
+        if last_ack.elapsed() >= ACK_INTERVAL && replica.session().is_streaming() {
+            last_ack = Instant::now();
+            if let Err(e) = replica.ack(applied).await {
+                break Err(CliError::Check(format!("source: {e}")));
+            }
+        }
         // The source sends a PING every 10 s at least: waiting here is
         // bounded, and a signal is seen within that.
         let event = tokio::select! {
@@ -385,12 +394,6 @@ async fn sync(
                     }
                 }
                 applied = offset;
-            }
-        }
-        if last_ack.elapsed() >= ACK_INTERVAL && replica.session().is_streaming() {
-            last_ack = Instant::now();
-            if let Err(e) = replica.ack(applied).await {
-                break Err(CliError::Check(format!("source: {e}")));
             }
         }
     };

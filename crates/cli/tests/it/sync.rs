@@ -212,3 +212,29 @@ fn sync_refuses_a_non_empty_target() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already holds 1 key"));
     assert_eq!(target.cmd(&["DBSIZE"]).unwrap().as_int(), Some(1));
 }
+
+#[test]
+fn a_flushall_on_the_source_stops_the_sync_without_allow_flush() {
+    let source = RedisServer::start().unwrap();
+    source.cmd(&["SET", "a", "1"]).unwrap();
+    let target = RedisServer::start().unwrap();
+    let sync = Running::start(&["--source", &source.addr(), "--target", &target.addr()]);
+    let started = Instant::now();
+    while target.cmd(&["GET", "a"]).unwrap().as_str() != Some("1") {
+        assert!(started.elapsed() < CATCH_UP, "{}", sync.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    source.cmd(&["FLUSHALL"]).unwrap();
+    let mut child = sync;
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(started.elapsed() < CATCH_UP, "{}", child.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code, Some(1), "{}", child.log());
+    assert!(child.log().contains("--allow-flush"), "{}", child.log());
+    assert_eq!(target.cmd(&["GET", "a"]).unwrap().as_str(), Some("1"));
+}
