@@ -103,7 +103,11 @@ impl Replica {
                 return Ok(Some(event));
             }
             self.flush().await?;
-            self.buf.reserve(READ_BYTES);
+            // Commands handed out keep slices of the buffer alive: reserving
+            // on every read would allocate a new block each time.
+            if self.buf.capacity() - self.buf.len() < READ_BYTES / 16 {
+                self.buf.reserve(READ_BYTES);
+            }
             let n = self
                 .stream
                 .read_buf(&mut self.buf)

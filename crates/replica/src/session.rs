@@ -369,7 +369,14 @@ impl Session {
                 return Ok(None);
             };
             let before = self.offset;
-            self.offset += len as u64;
+            // The start offset came from the master: do not trust it not to wrap.
+            self.offset = self
+                .offset
+                .checked_add(len as u64)
+                .ok_or_else(|| Error::Protocol {
+                    step: Step::Psync,
+                    what: format!("the replication offset {before} overflows"),
+                })?;
             // REPLCONF GETACK: answer with what precedes it, and do not hand
             // it out (it is not a write). It counts in the offset.
             if command.is("REPLCONF")

@@ -174,6 +174,31 @@ pub(crate) fn text(frame: &Frame) -> Option<String> {
     }
 }
 
+/// Sends one command on a connection of its own (connected and
+/// authenticated as `credentials` say) and returns the reply.
+///
+/// # Errors
+///
+/// The server cannot be reached, refuses the credentials, or answers with an
+/// error ([`Error::Setup`] naming the command).
+pub async fn query(addr: &str, credentials: &Credentials, cmd: &Command) -> Result<Frame, Error> {
+    Conn::open(addr, credentials).await?.query(cmd).await
+}
+
+/// `(db, keys)` for each database of `INFO keyspace` text
+/// (`db0:keys=3,expires=0,avg_ttl=0`).
+pub fn keyspace(info: &str) -> impl Iterator<Item = (u64, u64)> + '_ {
+    info.lines().filter_map(|line| {
+        let (db, fields) = line.strip_prefix("db")?.split_once(':')?;
+        let keys = fields
+            .split(',')
+            .find_map(|f| f.strip_prefix("keys="))?
+            .parse()
+            .ok()?;
+        Some((db.parse().ok()?, keys))
+    })
+}
+
 /// The value of `field` in `INFO` text (`field:value` lines).
 pub fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
     info.lines().find_map(|line| {

@@ -16,6 +16,9 @@ struct Spec {
     /// Distance between keys.
     step: i64,
     movable: bool,
+    /// A container command (`XGROUP`, `OBJECT` ...) whose subcommands have
+    /// entries of their own.
+    container: bool,
 }
 
 /// Why a command's keys could not be found.
@@ -97,6 +100,11 @@ impl KeyTable {
                 .any(|f| f.as_bytes().is_some_and(|b| &b[..] == b"movablekeys")),
             _ => false,
         };
+        // Redis 7+: subcommands, entries of the same shape named "xgroup|create".
+        let subs = match fields.get(9) {
+            Some(Frame::Array(subs)) => subs.as_slice(),
+            _ => &[],
+        };
         self.specs.insert(
             name.to_ascii_lowercase(),
             Spec {
@@ -104,13 +112,11 @@ impl KeyTable {
                 last,
                 step,
                 movable,
+                container: !subs.is_empty(),
             },
         );
-        // Redis 7+: subcommands, entries of the same shape named "xgroup|create".
-        if let Some(Frame::Array(subs)) = fields.get(9) {
-            for sub in subs {
-                self.add(sub)?;
-            }
+        for sub in subs {
+            self.add(sub)?;
         }
         Ok(())
     }
@@ -137,16 +143,16 @@ impl KeyTable {
         if let Some(keys) = movable_keys(&name, &parts) {
             return keys.ok_or_else(malformed);
         }
-        let spec = parts
-            .get(1)
-            .and_then(|sub| {
-                let mut full = name.clone();
-                full.push(b'|');
-                full.extend(sub.to_ascii_lowercase());
-                self.specs.get(&full)
-            })
-            .or_else(|| self.specs.get(&name))
-            .ok_or_else(|| KeysError::Unknown(String::from_utf8_lossy(&name).into_owned()))?;
+        let unknown = || KeysError::Unknown(String::from_utf8_lossy(&name).into_owned());
+        let mut spec = self.specs.get(&name).ok_or_else(unknown)?;
+        if spec.container
+            && let Some(sub) = parts.get(1)
+        {
+            let mut full = name.clone();
+            full.push(b'|');
+            full.extend(sub.to_ascii_lowercase());
+            spec = self.specs.get(&full).unwrap_or(spec);
+        }
         if spec.first <= 0 {
             return if spec.movable {
                 Err(malformed())
@@ -154,20 +160,25 @@ impl KeyTable {
                 Ok(Vec::new())
             };
         }
+        // Positions come from the source's reply: bounded by the parts, and
+        // stepped without overflow.
         let n = parts.len() as i64;
         let last = if spec.last < 0 {
             n + spec.last
         } else {
             spec.last.min(n - 1)
         };
-        let step = spec.step.max(1);
-        let mut keys = Vec::new();
-        let mut i = spec.first;
-        while i <= last && i < n {
-            keys.push(parts[i as usize]);
-            i += step;
-        }
-        Ok(keys)
+        let (Ok(first), Ok(last)) = (usize::try_from(spec.first), usize::try_from(last)) else {
+            return Ok(Vec::new());
+        };
+        let step = usize::try_from(spec.step).unwrap_or(1).max(1);
+        Ok(parts
+            .iter()
+            .take(last.saturating_add(1))
+            .skip(first)
+            .step_by(step)
+            .copied()
+            .collect())
     }
 }
 
@@ -177,7 +188,7 @@ fn movable_keys<'a>(name: &[u8], parts: &[&'a [u8]]) -> Option<Option<Vec<&'a [u
     // `numkeys` at `at`, keys right after it; `before` keys that precede it.
     let counted = |at: usize, before: &[usize]| -> Option<Vec<&'a [u8]>> {
         let n: usize = std::str::from_utf8(parts.get(at)?).ok()?.parse().ok()?;
-        let keys = parts.get(at + 1..at + 1 + n)?;
+        let keys = parts.get(at + 1..)?.get(..n)?;
         let mut out: Vec<&[u8]> = before
             .iter()
             .filter_map(|&i| parts.get(i).copied())

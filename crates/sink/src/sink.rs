@@ -1,7 +1,7 @@
 //! The writer: routes each [`Write`] to a connection of the target, keeps
 //! the commands of one key in order, follows redirects, and reports.
 
-use crate::conn::{Conn, Credentials, info_field, text};
+use crate::conn::{Conn, Credentials, info_field, keyspace, query, text};
 use crate::error::{Error, Failure, ReplyError};
 use crate::pipe::{BATCH_BYTES, Pipe, Report, Resend, Shared};
 use crate::slot::{SLOT_COUNT, Slot};
@@ -95,11 +95,8 @@ impl Sink {
     pub async fn connect(config: SinkConfig) -> Result<Sink, Error> {
         let mut conn = Conn::open(&config.addr, &config.credentials).await?;
         let info = match conn.request(&Command::new("INFO").arg("server")).await? {
-            Frame::Error(e) if config.kind == Some(TargetKind::Proxy) => {
-                // Proxies may refuse INFO: the version is then unknown.
-                let _ = e;
-                String::new()
-            }
+            // Proxies may refuse INFO: the version is then unknown.
+            Frame::Error(_) if config.kind == Some(TargetKind::Proxy) => String::new(),
             frame => match text(&frame) {
                 Some(info) => info,
                 None => {
@@ -174,6 +171,11 @@ impl Sink {
         nodes
     }
 
+    /// Keys written so far (answered), without copying the whole report.
+    pub fn keys_written(&self) -> u64 {
+        self.shared.report().keys_written()
+    }
+
     /// What was done so far (answered commands only).
     pub fn report(&self) -> Report {
         self.shared.report().clone()
@@ -216,17 +218,14 @@ impl Sink {
     pub async fn key_count(&self) -> Result<u64, Error> {
         let mut total = 0;
         for addr in self.nodes() {
-            let mut conn = Conn::open(&addr, &self.config.credentials).await?;
-            let info = conn.query(&Command::new("INFO").arg("keyspace")).await?;
+            let info = query(
+                &addr,
+                &self.config.credentials,
+                &Command::new("INFO").arg("keyspace"),
+            )
+            .await?;
             let info = text(&info).unwrap_or_default();
-            for line in info.lines().filter(|l| l.starts_with("db")) {
-                // db0:keys=3,expires=0,avg_ttl=0
-                let keys = line
-                    .split([':', ','])
-                    .find_map(|f| f.strip_prefix("keys="))
-                    .and_then(|n| n.parse::<u64>().ok());
-                total += keys.unwrap_or(0);
-            }
+            total += keyspace(&info).map(|(_, keys)| keys).sum::<u64>();
         }
         Ok(total)
     }

@@ -11,10 +11,10 @@ use crate::args::{DumpArgs, Format};
 use crate::error::CliError;
 use crate::glob::Glob;
 use crate::output::{JsonlOutput, KeysOutput, Output, RespOutput, Summary};
+use crate::run::common::now_ms;
 use ferry_rdb::{Config, Item, KeyHeader, Reader};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Size of the stdout buffer.
 const OUTPUT_BUFFER_BYTES: usize = 256 * 1024;
@@ -87,12 +87,6 @@ pub fn summary_line(s: &Summary) -> String {
         s.empty_keys_skipped,
         s.unsupported
     )
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn dump<O: Output>(args: &DumpArgs, mut output: O) -> Result<Summary, CliError> {

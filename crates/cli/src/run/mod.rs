@@ -1,5 +1,6 @@
 //! The subcommands, one module each.
 
+pub mod common;
 pub mod dump;
 pub mod restore;
 pub mod sync;

@@ -7,25 +7,25 @@
 //! [`Sink`]. Memory is bounded by the channel, the planner's per-key limit
 //! and the sink's in-flight budget, not by the file.
 
-use crate::args::{OnConflict, Progress, RestoreArgs, TargetKindArg, WriteModeArg};
+use crate::args::{Progress, RestoreArgs};
 use crate::error::CliError;
 use crate::glob::Glob;
+use crate::run::common::{
+    ConflictGuard, DbMap, conflict, connect_target, now_ms, plan_mode, print_failures,
+    require_empty, say,
+};
 use crate::target::{TARGET_PASSWORD_ENV, TargetUrl, resolve_password};
 use ferry_rdb::{Config, Item, ReadError, Reader};
-use ferry_resp::Command;
-use ferry_sink::plan::{Conflict, Mode, Options, Summary};
+use ferry_sink::plan::{Mode, Options, Summary};
 use ferry_sink::replay::Note;
-use ferry_sink::{
-    Credentials, Expect, Planner, Report, Sink, SinkConfig, TargetCaps, TargetKind, Write,
-    WriteMode,
-};
-use std::collections::{BTreeMap, BTreeSet};
+use ferry_sink::{Planner, Report, TargetKind, Write};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write as _};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Writes handed from the decoding thread to the sink at a time.
@@ -35,13 +35,6 @@ const WRITES_PER_MESSAGE: usize = 256;
 const QUEUED_BYTES: usize = 8 * 1024 * 1024;
 /// Messages waiting between the two sides.
 const CHANNEL_MESSAGES: usize = 64;
-/// Sent before a replayed key's commands with `--on-conflict fail`: fails,
-/// naming the key, when it exists.
-pub const ABSENT_OR_FAIL_SCRIPT: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then \
-     return redis.error_reply('BUSYKEY the key exists on the target (--on-conflict fail)') end \
-     return 0";
-/// Failures printed on stderr (all are counted).
-const FAILURES_SHOWN: usize = 20;
 
 /// What the decoding thread sends.
 enum Msg {
@@ -49,7 +42,7 @@ enum Msg {
     Writes(Vec<Write>, usize),
     Note(Note),
     Done(Summary),
-    Failed(ReadError, Summary),
+    Failed(ReadError),
 }
 
 /// Bytes of writes sent over the channel and not yet taken: the channel
@@ -118,7 +111,7 @@ pub fn run(args: &RestoreArgs) -> Result<(), CliError> {
         args.target_password.as_deref(),
     )
     .map_err(CliError::Usage)?;
-    let db_map = parse_db_map(&args.db_map)?;
+    let db_map = DbMap::new(&args.db_map, url.db)?;
     if args.parallel == 0 {
         return Err(CliError::Usage("--parallel must be at least 1".into()));
     }
@@ -130,68 +123,11 @@ pub fn run(args: &RestoreArgs) -> Result<(), CliError> {
     runtime.block_on(restore(args, &path, &url, password, &db_map))
 }
 
-pub(crate) fn parse_db_map(entries: &[String]) -> Result<BTreeMap<u64, u64>, CliError> {
-    let mut map = BTreeMap::new();
-    for entry in entries {
-        let parsed = entry
-            .split_once(':')
-            .and_then(|(s, d)| Some((s.parse::<u64>().ok()?, d.parse::<u64>().ok()?)));
-        let Some((src, dst)) = parsed else {
-            return Err(CliError::Usage(format!(
-                "--db-map {entry:?}: expected SRC:DST, two database numbers"
-            )));
-        };
-        if map.insert(src, dst).is_some() {
-            return Err(CliError::Usage(format!(
-                "--db-map maps database {src} twice"
-            )));
-        }
-    }
-    Ok(map)
-}
-
-/// Where the keys of each source database go.
-struct DbMap {
-    explicit: BTreeMap<u64, u64>,
-    default: Option<u64>,
-}
-
-impl DbMap {
-    fn target(&self, db: u64) -> u64 {
-        self.explicit
-            .get(&db)
-            .copied()
-            .or(self.default)
-            .unwrap_or(db)
-    }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn open(path: &Path) -> Result<File, CliError> {
     File::open(path).map_err(|source| CliError::Open {
         path: path.to_owned(),
         source,
     })
-}
-
-/// With `--on-conflict fail` (the default), the target must hold no key.
-pub(crate) async fn require_empty(sink: &Sink, on_conflict: OnConflict) -> Result<(), CliError> {
-    if on_conflict != OnConflict::Fail {
-        return Ok(());
-    }
-    let keys = sink.key_count().await.map_err(CliError::Target)?;
-    if keys > 0 {
-        return Err(CliError::Check(format!(
-            "the target already holds {keys} key(s); empty it, or say what to do with existing \
-             keys: --on-conflict replace or --on-conflict skip"
-        )));
-    }
-    Ok(())
 }
 
 /// The databases that hold keys in the file (a pass that skips values).
@@ -224,89 +160,22 @@ async fn restore(
     path: &Path,
     url: &TargetUrl,
     password: Option<String>,
-    explicit: &BTreeMap<u64, u64>,
+    db_map: &DbMap,
 ) -> Result<(), CliError> {
     let file_len = open(path)?.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut config = SinkConfig::new(url.addr());
-    config.credentials = Credentials {
-        user: url.user.clone(),
-        password,
-        ..Credentials::default()
-    };
-    config.kind = match args.target_kind {
-        TargetKindArg::Auto => None,
-        TargetKindArg::Standalone => Some(TargetKind::Standalone),
-        TargetKindArg::Cluster => Some(TargetKind::Cluster),
-        TargetKindArg::Proxy => Some(TargetKind::Proxy),
-    };
-    config.parallel = args.parallel;
-    let mut sink = Sink::connect(config).await.map_err(CliError::Target)?;
+    let mut sink = connect_target(url, password, args.target_kind, args.parallel).await?;
     let kind = sink.kind();
-    let caps = TargetCaps::from_info(sink.server_info());
-    let version = caps.map_or_else(
-        || "version unknown".to_owned(),
-        |c| {
-            let (a, b, p) = c.version;
-            format!("{} {a}.{b}.{p}", if c.valkey { "Valkey" } else { "Redis" })
-        },
-    );
-    let kind_name = match kind {
-        TargetKind::Standalone => "standalone",
-        TargetKind::Cluster => "cluster",
-        TargetKind::Proxy => "proxy",
-    };
-    say(format_args!(
-        "target {} is {kind_name} ({version}), {} node(s)",
-        url.addr(),
-        sink.nodes().len()
-    ));
 
     // Checks before anything is written.
-    let db_map = DbMap {
-        explicit: explicit.clone(),
-        default: url.db,
-    };
     if kind != TargetKind::Standalone {
         let dbs = databases_in(path, !args.no_verify_checksum)?;
-        let off: Vec<u64> = dbs
-            .iter()
-            .copied()
-            .filter(|&db| db_map.target(db) != 0)
-            .collect();
-        if !off.is_empty() {
-            let list: Vec<String> = dbs.iter().map(u64::to_string).collect();
-            let fix: Vec<String> = off.iter().map(|db| format!("--db-map {db}:0")).collect();
-            return Err(CliError::Check(format!(
-                "the file has keys in database(s) {}, and a {kind_name} target has only \
-                 database 0: map them with {} (keys of the same name in different databases \
-                 would then collide), or select keys with --key-pattern",
-                list.join(", "),
-                fix.join(" ")
-            )));
-        }
+        db_map.check_db0(dbs, kind, "the file", ", or select keys with --key-pattern")?;
     }
     require_empty(&sink, args.on_conflict).await?;
-    let (mode, caps) = match (caps, args.mode) {
-        (Some(caps), WriteModeArg::Auto) => (Mode::Auto, caps),
-        (Some(caps), WriteModeArg::Restore) => (Mode::Restore, caps),
-        (Some(caps), WriteModeArg::Commands) => (Mode::Commands, caps),
-        // A proxy that hides its version: commands any Redis since 2.8 knows.
-        (None, WriteModeArg::Restore) => {
-            return Err(CliError::Check(
-                "the target does not say its version (INFO refused), so RESTORE payloads \
-                 cannot be chosen for it: use --mode commands"
-                    .into(),
-            ));
-        }
-        (None, _) => (Mode::Commands, TargetCaps::redis(2, 8, 0)),
-    };
+    let (mode, caps) = plan_mode(&sink, args.mode)?;
     let mut options = Options::new(caps, now_ms());
     options.mode = mode;
-    options.conflict = match args.on_conflict {
-        OnConflict::Fail => Conflict::Fail,
-        OnConflict::Replace => Conflict::Replace,
-        OnConflict::Skip => Conflict::Skip,
-    };
+    options.conflict = conflict(args.on_conflict);
     options.big_value_bytes = args.big_value_bytes;
     // Values are not decoded unless a key is replayed (or asked for): most
     // keys go by RESTORE, and decoding them was most of the work.
@@ -352,14 +221,7 @@ async fn restore(
     let mut outcome: Result<Summary, CliError> =
         Err(CliError::Check("the file reader stopped".into()));
     let mut sink_error = None;
-    // Replayed keys cannot be refused by the target as RESTORE can (BUSYKEY).
-    // With `skip`, each is looked up first (a round trip per replayed key)
-    // and its writes dropped when it exists. With `fail`, the target was
-    // found empty; a key created on it since is caught by a script sent
-    // ahead of the key's commands in the same pipeline, which fails naming
-    // the key (its commands still apply: the run ends in error).
-    let mut key_starts = true;
-    let mut dropping = false;
+    let mut guard = ConflictGuard::new(args.on_conflict);
     while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Writes(writes, bytes) => {
@@ -367,50 +229,16 @@ async fn restore(
                 for mut write in writes {
                     write.db = db_map.target(write.db);
                     planned += u64::from(write.last_of_key);
-                    let starts = std::mem::replace(&mut key_starts, write.last_of_key);
                     if args.dry_run {
                         continue;
                     }
-                    if starts {
-                        dropping = false;
-                        if write.mode == WriteMode::Commands
-                            && let Some(key) = write.key.clone()
-                        {
-                            match args.on_conflict {
-                                OnConflict::Replace => {}
-                                OnConflict::Fail => {
-                                    let guard = Write {
-                                        db: write.db,
-                                        key: Some(key.clone()),
-                                        command: Command::new("EVAL")
-                                            .arg(ABSENT_OR_FAIL_SCRIPT)
-                                            .arg(1u8)
-                                            .arg(key),
-                                        mode: WriteMode::Commands,
-                                        expect: Expect::Success,
-                                        last_of_key: false,
-                                    };
-                                    if let Err(e) = sink.write(guard).await {
-                                        sink_error = Some(e);
-                                        break;
-                                    }
-                                }
-                                OnConflict::Skip => match sink.key_exists(write.db, &key).await {
-                                    Ok(false) => {}
-                                    Ok(true) => {
-                                        sink.record_existing_skipped();
-                                        dropping = true;
-                                    }
-                                    Err(e) => {
-                                        sink_error = Some(e);
-                                        break;
-                                    }
-                                },
-                            }
+                    match guard.admit(&mut sink, &write).await {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(e) => {
+                            sink_error = Some(e);
+                            break;
                         }
-                    }
-                    if dropping {
-                        continue;
                     }
                     if let Err(e) = sink.write(write).await {
                         sink_error = Some(e);
@@ -427,19 +255,17 @@ async fn restore(
                 say(format_args!("warning: {note}"));
             }
             Msg::Done(summary) => outcome = Ok(summary),
-            Msg::Failed(source, summary) => {
-                let _ = summary;
+            Msg::Failed(source) => {
                 outcome = Err(CliError::Read {
                     input: path.display().to_string(),
                     source,
                 });
             }
         }
-        let report = sink.report();
         let keys = if args.dry_run {
             planned
         } else {
-            report.keys_written()
+            sink.keys_written()
         };
         progress.tick(read_bytes.load(Ordering::Relaxed), keys, started.elapsed());
     }
@@ -460,21 +286,7 @@ async fn restore(
     progress.clear();
     let elapsed = started.elapsed();
     print_summary(args, &outcome, &report, planned, notes, elapsed);
-    for failure in report.failures.iter().take(FAILURES_SHOWN) {
-        let key = failure.key.as_deref().map_or("(no key)".to_owned(), |k| {
-            format!("\"{}\"", k.escape_ascii())
-        });
-        say(format_args!(
-            "not written: db {} key {key}: {} refused: {}",
-            failure.db, failure.command, failure.message
-        ));
-    }
-    if report.failed as usize > FAILURES_SHOWN {
-        say(format_args!(
-            "... and {} more refused command(s)",
-            report.failed as usize - FAILURES_SHOWN
-        ));
-    }
+    print_failures(&report);
     if let Some(e) = sink_error {
         return Err(CliError::Incomplete(format!(
             "{e}; {} key(s) were confirmed written before that, the rest of the file was not copied",
@@ -569,11 +381,12 @@ fn decode<R: Read>(
         let item = match item {
             Ok(item) => item,
             Err(e) => {
-                let summary = planner.finish(&mut writes);
+                // What a key cut short had ready still goes out.
+                planner.finish(&mut writes);
                 if !writes.is_empty() {
                     let _ = send(Msg::writes(std::mem::take(&mut writes)));
                 }
-                let _ = send(Msg::Failed(e, summary));
+                let _ = send(Msg::Failed(e));
                 return;
             }
         };
@@ -593,8 +406,7 @@ fn decode<R: Read>(
             _ => {}
         }
         if let Err(e) = planner.handle_item(item, &mut writes) {
-            let summary = planner.finish(&mut writes);
-            let _ = send(Msg::Failed(ReadError::Io(e), summary));
+            let _ = send(Msg::Failed(ReadError::Io(e)));
             return;
         }
         while let Some(note) = planner.poll_note() {
@@ -660,11 +472,6 @@ impl<R: Read> Read for Counting<R> {
         self.read.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
-}
-
-/// One line on stderr, prefixed with `ferry: `.
-pub(crate) fn say(message: std::fmt::Arguments<'_>) {
-    let _ = writeln!(io::stderr(), "ferry: {message}");
 }
 
 /// Progress on stderr: a redrawn bar on a terminal, or a log line every

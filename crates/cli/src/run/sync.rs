@@ -7,25 +7,23 @@
 //! key's commands keep their order). Keys are found with the source's own
 //! `COMMAND` table.
 
-use crate::args::{OnConflict, SyncArgs, TargetKindArg};
+use crate::args::{SyncArgs, WriteModeArg};
 use crate::error::CliError;
-use crate::run::restore::{now_ms, parse_db_map, require_empty, say};
+use crate::run::common::{
+    ConflictGuard, DbMap, FAILURES_SHOWN, conflict, connect_target, now_ms, plan_mode,
+    print_failures, require_empty, say,
+};
 use crate::target::{TARGET_PASSWORD_ENV, TargetUrl, resolve_password};
 use bytes::BytesMut;
 use ferry_rdb::Config as RdbConfig;
 use ferry_replica::{Config as ReplicaConfig, Event, Replica};
-use ferry_resp::{Command, Decoder, Frame, RawCommand};
-use ferry_sink::plan::{Conflict, Options};
-use ferry_sink::{
-    Credentials, Expect, KeyTable, Planner, Sink, SinkConfig, Slot, TargetCaps, TargetKind, Write,
-    WriteMode,
-};
-use std::collections::BTreeMap;
+use ferry_resp::{Command, Frame, RawCommand};
+use ferry_sink::plan::Options;
+use ferry_sink::{Credentials, Expect, KeyTable, Planner, Slot, TargetKind, Write, WriteMode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::time::MissedTickBehavior;
 
 /// Environment variable holding the source's password.
 pub const SOURCE_PASSWORD_ENV: &str = "FERRY_SOURCE_PASSWORD";
@@ -33,8 +31,6 @@ pub const SOURCE_PASSWORD_ENV: &str = "FERRY_SOURCE_PASSWORD";
 const SOURCE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the applied offset is acknowledged to the source.
 const ACK_INTERVAL: Duration = Duration::from_secs(1);
-/// Commands that cannot be applied, listed on stderr at most.
-const FAILURES_SHOWN: usize = 20;
 
 /// Runs `ferry sync`.
 ///
@@ -58,7 +54,7 @@ pub fn run(args: &SyncArgs) -> Result<(), CliError> {
         None,
     )
     .map_err(CliError::Usage)?;
-    let db_map = parse_db_map(&args.db_map)?;
+    let db_map = DbMap::new(&args.db_map, target.db)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -74,69 +70,21 @@ pub fn run(args: &SyncArgs) -> Result<(), CliError> {
     ))
 }
 
-/// One request on a fresh connection to the source (for `COMMAND` and
-/// `INFO`): connect, authenticate, send, read one reply.
+/// One request to the source on a connection of its own.
 async fn source_query(
     url: &TargetUrl,
     password: Option<&str>,
     cmd: &Command,
 ) -> Result<Frame, CliError> {
-    let addr = url.addr();
-    let fail = |what: String| CliError::Check(format!("source {addr}: {what}"));
-    let mut stream = tokio::time::timeout(SOURCE_TIMEOUT, TcpStream::connect(&addr))
+    let credentials = Credentials {
+        user: url.user.clone(),
+        password: password.map(str::to_owned),
+        connect_timeout: SOURCE_TIMEOUT,
+        io_timeout: SOURCE_TIMEOUT,
+    };
+    ferry_sink::query(&url.addr(), &credentials, cmd)
         .await
-        .map_err(|_| fail("no connection in time".into()))?
-        .map_err(|e| fail(format!("cannot connect: {e}")))?;
-    let mut out = BytesMut::new();
-    if let Some(password) = password {
-        let mut auth = Command::new("AUTH");
-        if let Some(user) = &url.user {
-            auth.push_arg(user.as_str());
-        }
-        auth.push_arg(password);
-        auth.encode(&mut out);
-    }
-    cmd.encode(&mut out);
-    stream
-        .write_all(&out)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-    let mut decoder = Decoder::new();
-    let mut buf = BytesMut::new();
-    let mut replies = Vec::new();
-    let wanted = 1 + usize::from(password.is_some());
-    while replies.len() < wanted {
-        if let Some((frame, _)) = decoder.decode(&mut buf).map_err(|e| fail(e.to_string()))? {
-            replies.push(frame);
-            continue;
-        }
-        let read = tokio::time::timeout(SOURCE_TIMEOUT, stream.read_buf(&mut buf))
-            .await
-            .map_err(|_| fail("no reply in time".into()))?
-            .map_err(|e| fail(e.to_string()))?;
-        if read == 0 {
-            return Err(fail("closed the connection".into()));
-        }
-    }
-    if password.is_some()
-        && let Some(Frame::Error(e)) = replies.first()
-    {
-        return Err(fail(format!("AUTH failed: {}", String::from_utf8_lossy(e))));
-    }
-    match replies.pop() {
-        Some(Frame::Error(e)) => Err(fail(format!(
-            "{} refused: {}",
-            String::from_utf8_lossy(cmd.name()),
-            String::from_utf8_lossy(&e)
-        ))),
-        Some(frame) => Ok(frame),
-        None => Err(fail("no reply".into())),
-    }
-}
-
-/// Where each source database goes.
-fn map_db(map: &BTreeMap<u64, u64>, default: Option<u64>, db: u64) -> u64 {
-    map.get(&db).copied().or(default).unwrap_or(db)
+        .map_err(|e| CliError::Check(format!("source: {e}")))
 }
 
 /// A command the stream carries that cannot be applied as it is.
@@ -147,35 +95,13 @@ struct Unapplied {
     why: String,
 }
 
-async fn connect_sink(
-    url: &TargetUrl,
-    password: Option<String>,
-    kind: TargetKindArg,
-    parallel: usize,
-) -> Result<Sink, CliError> {
-    let mut config = SinkConfig::new(url.addr());
-    config.credentials = Credentials {
-        user: url.user.clone(),
-        password,
-        ..Credentials::default()
-    };
-    config.kind = match kind {
-        TargetKindArg::Auto => None,
-        TargetKindArg::Standalone => Some(TargetKind::Standalone),
-        TargetKindArg::Cluster => Some(TargetKind::Cluster),
-        TargetKindArg::Proxy => Some(TargetKind::Proxy),
-    };
-    config.parallel = parallel;
-    Sink::connect(config).await.map_err(CliError::Target)
-}
-
 async fn sync(
     args: &SyncArgs,
     source: &TargetUrl,
     source_password: Option<String>,
     target: &TargetUrl,
     target_password: Option<String>,
-    db_map: &BTreeMap<u64, u64>,
+    db_map: &DbMap,
 ) -> Result<(), CliError> {
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -185,15 +111,15 @@ async fn sync(
             stop.store(true, Ordering::SeqCst);
         });
     }
-    let mut sink = connect_sink(
+    let mut sink = connect_target(
         target,
-        target_password.clone(),
+        target_password,
         args.target_kind,
         args.parallel.max(1),
     )
     .await?;
     let kind = sink.kind();
-    let caps = TargetCaps::from_info(sink.server_info()).unwrap_or(TargetCaps::redis(2, 8, 0));
+    let (mode, caps) = plan_mode(&sink, WriteModeArg::Auto)?;
     let table = KeyTable::from_command_reply(
         &source_query(source, source_password.as_deref(), &Command::new("COMMAND")).await?,
     )
@@ -207,25 +133,12 @@ async fn sync(
             &Command::new("INFO").arg("keyspace"),
         )
         .await?;
-        let info = match &info {
-            Frame::Bulk(b) | Frame::Verbatim { text: b, .. } => {
-                String::from_utf8_lossy(b).into_owned()
-            }
-            _ => String::new(),
-        };
-        let off: Vec<u64> = info
-            .lines()
-            .filter_map(|l| l.strip_prefix("db")?.split(':').next()?.parse::<u64>().ok())
-            .filter(|&db| map_db(db_map, target.db, db) != 0)
-            .collect();
-        if !off.is_empty() {
-            let fix: Vec<String> = off.iter().map(|db| format!("--db-map {db}:0")).collect();
-            return Err(CliError::Check(format!(
-                "the source has keys in database(s) other than 0, and this target has only \
-                 database 0: map them with {}",
-                fix.join(" ")
-            )));
-        }
+        let info = info
+            .as_bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let dbs = ferry_sink::keyspace(&info).map(|(db, _)| db);
+        db_map.check_db0(dbs, kind, "the source", "")?;
     }
     require_empty(&sink, args.on_conflict).await?;
 
@@ -239,11 +152,8 @@ async fn sync(
         .await
         .map_err(|e| CliError::Check(e.to_string()))?;
     let mut options = Options::new(caps, now_ms());
-    options.conflict = match args.on_conflict {
-        OnConflict::Fail => Conflict::Fail,
-        OnConflict::Replace => Conflict::Replace,
-        OnConflict::Skip => Conflict::Skip,
-    };
+    options.mode = mode;
+    options.conflict = conflict(args.on_conflict);
     options.elements_from_raw = true;
     let mut planner = Planner::new(options);
     let mut rdb = ferry_rdb::Decoder::with_config(RdbConfig {
@@ -270,31 +180,32 @@ async fn sync(
         target.addr(),
         kind
     ));
-    let outcome: Result<(), CliError> = loop {
+    let mut guard = ConflictGuard::new(args.on_conflict);
+    let mut snapshot_keys = 0;
+    // Status lines and ACKs, events or not: a master starts streaming to a
+    // replica that got a diskless snapshot only on an ACK that comes after
+    // it saw the transfer end, which the first ACK may precede.
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let outcome: Result<(), CliError> = 'events: loop {
         if stop.load(Ordering::SeqCst) {
             break Ok(());
         }
-        // Every second, events or not: a master starts streaming to a
-        // replica that got a diskless snapshot only on an ACK that comes
-        // after it saw the transfer end, which the first ACK may precede.
-        if last_ack.elapsed() >= ACK_INTERVAL && replica.session().is_streaming() {
-            last_ack = Instant::now();
-            if let Err(e) = replica.ack(applied).await {
-                break Err(CliError::Check(format!("source: {e}")));
-            }
-        }
-        // The source sends a PING every 10 s at least: waiting here is
-        // bounded, and a signal is seen within that.
         let event = tokio::select! {
             event = replica.next_event() => event,
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {
+            _ = tick.tick() => {
+                if last_ack.elapsed() >= ACK_INTERVAL && replica.session().is_streaming() {
+                    last_ack = Instant::now();
+                    if let Err(e) = replica.ack(applied).await {
+                        break Err(CliError::Check(format!("source: {e}")));
+                    }
+                }
                 if last_status.elapsed() >= status_every {
                     last_status = Instant::now();
-                    let r = sink.report();
                     say(format_args!(
                         "sync: {phase}, offset {}, {} keys written, {commands} commands applied",
                         replica.session().offset(),
-                        r.keys_written()
+                        sink.keys_written()
                     ));
                 }
                 continue;
@@ -318,61 +229,67 @@ async fn sync(
                 say(format_args!("sync: continuing {replid}"));
             }
             Event::SnapshotStart { .. } => {}
-            Event::Snapshot(chunk) => {
-                rdb_buf.extend_from_slice(&chunk);
+            Event::Snapshot(_) | Event::SnapshotEnd => {
+                let end = event == Event::SnapshotEnd;
+                if let Event::Snapshot(chunk) = event {
+                    rdb_buf.extend_from_slice(&chunk);
+                }
                 loop {
                     let item = match rdb.decode(&mut rdb_buf) {
                         Ok(Some(item)) => item,
                         Ok(None) => break,
                         Err(e) => {
-                            return Err(CliError::Check(format!("the source's snapshot: {e}")));
+                            break 'events Err(CliError::Check(format!(
+                                "the source's snapshot: {e}"
+                            )));
                         }
                     };
-                    planner
-                        .handle_item(item, &mut writes)
-                        .map_err(|e| CliError::Check(format!("the source's snapshot: {e}")))?;
+                    if let Err(e) = planner.handle_item(item, &mut writes) {
+                        break 'events Err(CliError::Check(format!("the source's snapshot: {e}")));
+                    }
                 }
+                let summary = end.then(|| planner.finish(&mut writes));
                 while let Some(note) = planner.poll_note() {
                     say(format_args!("warning: {note}"));
                 }
                 for mut write in writes.drain(..) {
-                    write.db = map_db(db_map, target.db, write.db);
-                    sink.write(write).await.map_err(CliError::Target)?;
+                    write.db = db_map.target(write.db);
+                    let written = match guard.admit(&mut sink, &write).await {
+                        Ok(true) => sink.write(write).await,
+                        Ok(false) => Ok(()),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = written {
+                        break 'events Err(CliError::Target(e));
+                    }
                 }
-            }
-            Event::SnapshotEnd => {
-                let summary = planner.finish(&mut writes);
-                for mut write in writes.drain(..) {
-                    write.db = map_db(db_map, target.db, write.db);
-                    sink.write(write).await.map_err(CliError::Target)?;
-                }
-                let report = sink.flush().await.map_err(CliError::Target)?;
+                let Some(summary) = summary else { continue };
+                let report = match sink.flush().await {
+                    Ok(report) => report,
+                    Err(e) => break Err(CliError::Target(e)),
+                };
+                snapshot_keys = report.keys_written();
                 say(format_args!(
-                    "sync: snapshot written: {} keys ({} by RESTORE, {} by commands), {} expired \
-                     skipped, in {:.1} s",
-                    report.keys_written(),
+                    "sync: snapshot written: {snapshot_keys} keys ({} by RESTORE, {} by commands), \
+                     {} expired skipped, in {:.1} s",
                     report.keys_restored,
                     report.keys_replayed,
                     summary.expired_keys_skipped,
                     started.elapsed().as_secs_f64()
                 ));
                 if report.failed > 0 {
-                    print_failures(&report.failures);
                     break Err(CliError::Incomplete(format!(
                         "{} command(s) of the snapshot were refused by the target (listed above)",
                         report.failed
                     )));
                 }
-                if kind == TargetKind::Standalone && args.parallel > 1 {
-                    // The stream is applied over one connection, in order.
-                    sink =
-                        connect_sink(target, target_password.clone(), args.target_kind, 1).await?;
-                }
+                // Stream writes have no key on a standalone target or a
+                // proxy: they all take the first connection, in order.
                 phase = "incremental";
             }
             Event::Command { command, offset } => {
                 commands += 1;
-                match apply(&command, kind, &table, args, db_map, target.db, &mut db) {
+                match apply(&command, kind, &table, args, db_map, &mut db) {
                     Apply::Skip => {}
                     Apply::SplitTransaction => split_transactions += 1,
                     Apply::Stop(why) => break Err(CliError::Check(why)),
@@ -389,7 +306,9 @@ async fn sync(
                     }
                     Apply::Writes(list) => {
                         for write in list {
-                            sink.write(write).await.map_err(CliError::Target)?;
+                            if let Err(e) = sink.write(write).await {
+                                break 'events Err(CliError::Target(e));
+                            }
                         }
                     }
                 }
@@ -405,13 +324,12 @@ async fn sync(
         }
     };
     say(format_args!(
-        "sync: stopped at offset {applied}: {} keys written by the snapshot, {commands} commands \
-         received, {} refused by the target, {unapplied_count} not applicable, {split_transactions} \
-         transactions applied as separate commands",
-        report.keys_written(),
+        "sync: stopped at offset {applied}: {snapshot_keys} keys written by the snapshot, \
+         {commands} commands received, {} refused by the target, {unapplied_count} not \
+         applicable, {split_transactions} transactions applied as separate commands",
         report.failed
     ));
-    print_failures(&report.failures);
+    print_failures(&report);
     for u in &unapplied {
         say(format_args!(
             "not applied: {} at offset {} (keys {}): {}",
@@ -429,18 +347,6 @@ async fn sync(
         )));
     }
     Ok(())
-}
-
-fn print_failures(failures: &[ferry_sink::Failure]) {
-    for f in failures.iter().take(FAILURES_SHOWN) {
-        let key = f.key.as_deref().map_or("(no key)".to_owned(), |k| {
-            format!("\"{}\"", k.escape_ascii())
-        });
-        say(format_args!(
-            "not written: db {} key {key}: {} refused: {}",
-            f.db, f.command, f.message
-        ));
-    }
 }
 
 /// What to do with one command of the stream.
@@ -468,33 +374,32 @@ fn apply(
     kind: TargetKind,
     table: &KeyTable,
     args: &SyncArgs,
-    db_map: &BTreeMap<u64, u64>,
-    default_db: Option<u64>,
+    db_map: &DbMap,
     db: &mut u64,
 ) -> Apply {
-    let name = raw.name().to_ascii_lowercase();
-    let target_db = map_db(db_map, default_db, *db);
-    match &name[..] {
-        b"select" => {
-            match raw
-                .arg(0)
-                .and_then(|a| std::str::from_utf8(a).ok()?.parse::<u64>().ok())
-            {
-                Some(n) => *db = n,
-                None => return Apply::Stop("the source sent a SELECT without a database".into()),
-            }
-            return Apply::Skip;
+    let target_db = db_map.target(*db);
+    if raw.is("select") {
+        match raw
+            .arg(0)
+            .and_then(|a| std::str::from_utf8(a).ok()?.parse::<u64>().ok())
+        {
+            Some(n) => *db = n,
+            None => return Apply::Stop("the source sent a SELECT without a database".into()),
         }
-        b"ping" | b"replconf" => return Apply::Skip,
-        b"multi" | b"exec" if kind != TargetKind::Standalone => return Apply::SplitTransaction,
-        b"flushall" | b"flushdb" if !args.allow_flush => {
-            return Apply::Stop(format!(
-                "the source ran {}: stopped, as it would empty the target too (--allow-flush \
-                 applies it)",
-                String::from_utf8_lossy(raw.name()).to_uppercase()
-            ));
-        }
-        _ => {}
+        return Apply::Skip;
+    }
+    if raw.is("ping") || raw.is("replconf") {
+        return Apply::Skip;
+    }
+    if kind != TargetKind::Standalone && (raw.is("multi") || raw.is("exec")) {
+        return Apply::SplitTransaction;
+    }
+    if !args.allow_flush && (raw.is("flushall") || raw.is("flushdb")) {
+        return Apply::Stop(format!(
+            "the source ran {}: stopped, as it would empty the target too (--allow-flush \
+             applies it)",
+            String::from_utf8_lossy(raw.name()).to_uppercase()
+        ));
     }
     let command = Command::from(raw);
     if kind != TargetKind::Cluster {
@@ -522,8 +427,8 @@ fn apply(
             }
             // Keys in several slots: the commands that are one write per key
             // are split; the others cannot be applied on a cluster.
-            match &name[..] {
-                b"del" | b"unlink" | b"touch" => Apply::Writes(
+            if raw.is("del") || raw.is("unlink") || raw.is("touch") {
+                return Apply::Writes(
                     keys.iter()
                         .map(|k| {
                             write_of(
@@ -533,8 +438,10 @@ fn apply(
                             )
                         })
                         .collect(),
-                ),
-                b"mset" => Apply::Writes(
+                );
+            }
+            if raw.is("mset") {
+                return Apply::Writes(
                     command
                         .args()
                         .chunks(2)
@@ -547,12 +454,12 @@ fn apply(
                             )
                         })
                         .collect(),
-                ),
-                _ => Apply::Unapplied(
-                    "its keys are in several cluster slots, and it cannot be split".into(),
-                    shown(),
-                ),
+                );
             }
+            Apply::Unapplied(
+                "its keys are in several cluster slots, and it cannot be split".into(),
+                shown(),
+            )
         }
     }
 }

@@ -241,7 +241,7 @@ fn replayed_keys_that_exist_are_skipped_whole_not_merged() {
 
 #[test]
 fn the_fail_guard_of_replayed_keys_refuses_an_existing_key_by_name() {
-    use ferry_cli::run::restore::ABSENT_OR_FAIL_SCRIPT;
+    use ferry_cli::run::common::ABSENT_OR_FAIL_SCRIPT;
     let target = RedisServer::start().unwrap();
     let absent = target
         .cmd(&["EVAL", ABSENT_OR_FAIL_SCRIPT, "1", "k"])

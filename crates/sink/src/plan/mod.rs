@@ -77,7 +77,7 @@ use std::io;
 /// The largest serialized collection that is decoded to see whether it is
 /// empty (an empty one is a few bytes: a count of 0, an empty listpack or
 /// ziplist, a quicklist of one empty node).
-const EMPTY_VALUE_MAX_BYTES: usize = 48;
+const EMPTY_VALUE_MAX_BYTES: usize = 24;
 
 /// Raw bytes given at once to a key's [`SubDecoder`].
 const SUB_FEED_BYTES: usize = 64 * 1024;

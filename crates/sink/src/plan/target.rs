@@ -117,13 +117,7 @@ impl TargetCaps {
     /// for Valkey, else `redis_version:7.0.15`. `None` when no version can be
     /// read. A missing patch (or minor) number counts as 0.
     pub fn from_info(info: &str) -> Option<Self> {
-        let field = |name: &str| {
-            info.lines().find_map(|line| {
-                line.strip_prefix(name)
-                    .and_then(|rest| rest.strip_prefix(':'))
-                    .map(str::trim)
-            })
-        };
+        let field = |name: &str| crate::info_field(info, name);
         let valkey_version = field("valkey_version");
         let valkey =
             valkey_version.is_some() || field("server_name").is_some_and(|n| n == "valkey");
