@@ -54,7 +54,7 @@ pub use cluster::{
     key_slot,
 };
 pub use server::{
-    DUMP_FILE_NAME, LOG_FILE_NAME, RedisServer, START_TIMEOUT, ServerBuilder, redis_cli,
+    DUMP_FILE_NAME, LOG_FILE_NAME, RedisServer, START_TIMEOUT, ServerBuilder, free_port, redis_cli,
     redis_server, server_version,
 };
 pub use versions::{SERVERS_DIR_ENV, ServerKind, library_path, servers_dir, versioned_server};

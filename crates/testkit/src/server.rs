@@ -318,10 +318,16 @@ impl Launch<'_> {
         }
         let mut last_port = 0;
         for _ in 0..MAX_PORT_ATTEMPTS {
-            let port = if self.bus_port {
-                free_cluster_port()?
+            let port = match if self.bus_port {
+                free_cluster_port()
             } else {
-                free_port()?
+                free_port()
+            } {
+                Ok(port) => port,
+                Err(e) => {
+                    let _ = fs::remove_dir_all(&dir);
+                    return Err(e);
+                }
             };
             last_port = port;
             match spawn(self, &dir, port, extra_args) {
@@ -463,8 +469,12 @@ fn read_log(dir: &Path) -> String {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> io::Result<u16> {
+/// A port that was free a moment ago on 127.0.0.1 (for tests that need an
+/// address nobody listens on, or start a process by hand).
+///
+/// # Errors
+/// No port could be bound.
+pub fn free_port() -> io::Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
 }
@@ -592,10 +602,12 @@ mod tests {
             let Ok(port) = free_cluster_port() else {
                 panic!("no cluster port");
             };
-            let bus = port.checked_add(CLUSTER_BUS_PORT_OFFSET);
+            let Some(bus) = port.checked_add(CLUSTER_BUS_PORT_OFFSET) else {
+                panic!("{port} + {CLUSTER_BUS_PORT_OFFSET} overflows");
+            };
             assert!(
-                bus.is_some(),
-                "{port} + {CLUSTER_BUS_PORT_OFFSET} overflows"
+                TcpListener::bind(("127.0.0.1", bus)).is_ok(),
+                "bus port {bus} of {port} is taken"
             );
         }
     }

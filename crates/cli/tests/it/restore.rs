@@ -1,9 +1,11 @@
 //! `ferry restore` against real servers: standalone and 3-master cluster
 //! targets, across versions, and every way it must refuse or fail loudly.
 
-use crate::support::{code, corpus_file, digest, ferry, stderr};
+use crate::support::{
+    ChildGuard, cluster_snapshot, code, corpus_file, digest, ferry, rdb_files, stderr,
+};
 use ferry_testkit::dataset::{Snapshot, Value, fill_varied, snapshot};
-use ferry_testkit::{RedisCluster, RedisServer, Reply, ServerKind};
+use ferry_testkit::{RedisCluster, RedisServer, Reply, ServerKind, free_port};
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -174,10 +176,7 @@ fn restores_into_a_three_master_cluster_with_databases_mapped() {
         &cluster.addr(),
         &["--db-map", "1:0", "--db-map", "2:0"],
     ));
-    let mut got = Snapshot::default();
-    for master in cluster.masters() {
-        got.keys.extend(snap(master).keys);
-    }
+    let got = cluster_snapshot(&cluster);
     let mut expected = Snapshot::default();
     for ((_, key), entry) in snap(&source).keys {
         assert!(
@@ -342,36 +341,56 @@ fn crs_port_style_arguments_and_passwords_kept_out_of_ps() {
 #[test]
 fn unreachable_and_dying_targets_fail_with_a_clear_message() {
     let (_source, rdb) = varied_source(46);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    drop(listener);
+    let addr = format!("127.0.0.1:{}", free_port().unwrap());
     let out = restore(&rdb, &addr, &[]);
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
 
-    // A target that dies while ferry waits for its replies: paused, then killed.
+    // A target that dies while ferry waits for its replies: writes paused
+    // (ferry connects, checks, and sends), then killed.
     let target = RedisServer::start().unwrap();
-    target.cmd(&["CLIENT", "PAUSE", "10000", "ALL"]).unwrap();
-    let child = ferry()
-        .arg("restore")
-        .arg(&rdb)
-        .args(["--target", &target.addr(), "--progress", "none"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    target.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr");
+    let mut child = ChildGuard(
+        ferry()
+            .arg("restore")
+            .arg(&rdb)
+            .args(["--target", &target.addr(), "--progress", "none"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // A paused write counts as a blocked client: then ferry has writes in
+    // flight.
+    let started = std::time::Instant::now();
+    loop {
+        let info = target.cmd(&["INFO", "clients"]).unwrap();
+        let blocked = info
+            .as_str()
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .unwrap();
+        if blocked >= 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "ferry never sent a write"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     std::process::Command::new("kill")
         .args(["-9", &target.pid().to_string()])
         .status()
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("lost") || err.contains("closed") || err.contains("cannot connect"),
-        "{err}"
-    );
+    let code = child.wait_for_exit(Duration::from_secs(60));
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("lost") || err.contains("closed"), "{err}");
 }
 
 #[test]
@@ -442,23 +461,9 @@ fn a_200_mb_string_and_a_2_million_field_hash_restore_in_bounded_memory() {
     );
 }
 
-/// Every `.rdb` file under `dir`, recursively, sorted.
-fn rdb_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rdb_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rdb") {
-            out.push(path);
-        }
-    }
-    out.sort();
-}
-
 #[test]
 fn every_corpus_file_that_redis_7_0_7_4_or_valkey_9_loads_is_restored_with_the_same_digest() {
-    let mut files = Vec::new();
-    rdb_files(&crate::support::testdata(), &mut files);
+    let files = rdb_files(&crate::support::testdata());
     let targets = [
         (None, RedisServer::start().unwrap()),
         (
@@ -557,17 +562,6 @@ fn a_proxy_target_gets_commands_without_select() {
     assert_eq!(keys(&target), total);
 }
 
-/// A server process started by hand (the testkit waits until a server has
-/// loaded its data; this test needs one that is still loading), killed on drop.
-struct Loading(std::process::Child);
-
-impl Drop for Loading {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_target_still_loading_its_dataset_gets_every_key_after_retries() {
     // A target that starts by loading 3M keys answers LOADING for a while.
@@ -576,14 +570,11 @@ fn a_target_still_loading_its_dataset_gets_every_key_after_retries() {
         .unwrap();
     let big = seed.save_rdb().unwrap();
     let (_source, rdb) = varied_source(51);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port().unwrap();
     let dir = big.parent().unwrap();
     let server = ferry_testkit::redis_server().unwrap();
-    let _target = Loading(
+    // Started by hand: the testkit waits until a server has loaded its data.
+    let _target = ChildGuard(
         std::process::Command::new(server)
             .args([
                 "--port",
@@ -601,14 +592,26 @@ fn a_target_still_loading_its_dataset_gets_every_key_after_retries() {
             .spawn()
             .unwrap(),
     );
-    // Ferry may come before the port is open: wait for it to accept.
+    // Wait until it accepts, and check that it is still loading.
     let addr = format!("127.0.0.1:{port}");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            break;
+    let started = std::time::Instant::now();
+    let mut ping = loop {
+        if let Ok(stream) = std::net::TcpStream::connect(&addr) {
+            break stream;
         }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the target never listened"
+        );
         std::thread::sleep(Duration::from_millis(10));
-    }
+    };
+    std::io::Write::write_all(&mut ping, b"PING\r\n").unwrap();
+    let mut reply = [0u8; 8];
+    std::io::Read::read_exact(&mut ping, &mut reply).unwrap();
+    assert_eq!(
+        &reply, b"-LOADING",
+        "the target loaded too fast for this test"
+    );
     let err = ok(&restore(&rdb, &addr, &["--on-conflict", "replace"]));
     assert!(err.contains("0 command(s) refused"), "{err}");
     assert!(

@@ -2,29 +2,16 @@
 //! writes byte for byte what the in-memory path writes, leaves nothing behind,
 //! prints only complete lines when the input is cut, and keeps memory bounded.
 
-use crate::support::{assert_ok, bytes_of, code, dump, ferry, json_lines, spawn, stderr, temp_dir};
+use crate::support::{
+    assert_ok, bytes_of, code, dump, ferry, json_lines, rdb_files, spawn, stderr, temp_dir,
+};
 use ferry_cli::output::pending::PendingEntries;
 use ferry_cli::output::spool::{DEFAULT_SPILL_BYTES, Spool};
 use ferry_cli::output::{JsonlOutput, RespOutput};
 use ferry_cli::run::dump::{Filter, copy};
 use ferry_rdb::{Reader, StreamId, StreamNack};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
-/// Every `.rdb` file below `dir`, sorted.
-fn rdb_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(rdb_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rdb") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
-}
+use std::path::Path;
 
 /// The start of an RDB 9 file: header and `SELECTDB 0`.
 const RDB_HEAD: &[u8] = b"REDIS0009\xfe\x00";

@@ -177,3 +177,59 @@ pub fn digest(server: &RedisServer) -> String {
         ),
     }
 }
+
+/// Every `.rdb` file below `dir`, recursively, sorted.
+pub fn rdb_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rdb_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rdb") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A child process, killed and reaped when dropped (a test that panics
+/// leaves nothing running).
+pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    /// Waits until the process exits, at most `limit`; its exit code.
+    pub fn wait_for_exit(&mut self, limit: std::time::Duration) -> Option<i32> {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the process did not exit in {limit:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Every key of every master of `cluster`.
+pub fn cluster_snapshot(cluster: &ferry_testkit::RedisCluster) -> ferry_testkit::dataset::Snapshot {
+    let mut all = ferry_testkit::dataset::Snapshot::default();
+    for master in cluster.masters() {
+        all.keys.extend(
+            ferry_testkit::dataset::snapshot(&mut master.connect().unwrap())
+                .unwrap()
+                .keys,
+        );
+    }
+    all
+}

@@ -1,11 +1,10 @@
 //! `ferry sync` against real servers: a source that keeps being written
 //! while it is copied, into a standalone target and into a 3-master cluster.
 
-use crate::support::digest;
-use crate::support::ferry;
-use ferry_testkit::dataset::{Snapshot, fill_varied, snapshot};
+use crate::support::{ChildGuard, cluster_snapshot, digest, ferry};
+use ferry_testkit::dataset::{fill_varied, snapshot};
 use ferry_testkit::{RedisCluster, RedisServer};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 const CATCH_UP: Duration = Duration::from_secs(60);
 
 struct Running {
-    child: Child,
+    child: ChildGuard,
     log: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -36,7 +35,7 @@ impl Running {
             .spawn()
             .unwrap();
         Running {
-            child,
+            child: ChildGuard(child),
             log,
             _dir: dir,
         }
@@ -46,21 +45,19 @@ impl Running {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// SIGINT, then the exit code.
-    fn stop(mut self) -> (i32, String) {
+    /// Waits for ferry to exit by itself; its exit code and log.
+    fn exit(mut self) -> (Option<i32>, String) {
+        let code = self.child.wait_for_exit(CATCH_UP);
+        (code, self.log())
+    }
+
+    /// SIGINT, then the exit code and log.
+    fn stop(self) -> (Option<i32>, String) {
         std::process::Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args(["-INT", &self.child.0.id().to_string()])
             .status()
             .unwrap();
-        let status = self.child.wait().unwrap();
-        (status.code().unwrap_or(-1), self.log())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.exit()
     }
 }
 
@@ -137,21 +134,12 @@ fn sync_copies_a_source_written_during_the_copy_into_standalone() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let (code, log) = sync.stop();
-    assert_eq!(code, 0, "{log}");
+    assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("snapshot written"), "{log}");
     assert!(
         log.contains("0 refused by the target, 0 not applicable"),
         "{log}"
     );
-}
-
-fn cluster_snapshot(cluster: &RedisCluster) -> Snapshot {
-    let mut all = Snapshot::default();
-    for master in cluster.masters() {
-        all.keys
-            .extend(snapshot(&mut master.connect().unwrap()).unwrap().keys);
-    }
-    all
 }
 
 #[test]
@@ -185,7 +173,7 @@ fn sync_copies_a_source_written_during_the_copy_into_a_cluster() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let (code, log) = sync.stop();
-    assert_eq!(code, 0, "{log}");
+    assert_eq!(code, Some(0), "{log}");
     assert!(
         log.contains("transactions applied as separate commands"),
         "{log}"
@@ -198,18 +186,10 @@ fn sync_refuses_a_non_empty_target() {
     source.cmd(&["SET", "a", "1"]).unwrap();
     let target = RedisServer::start().unwrap();
     target.cmd(&["SET", "mine", "1"]).unwrap();
-    let out = ferry()
-        .args([
-            "sync",
-            "--source",
-            &source.addr(),
-            "--target",
-            &target.addr(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds 1 key"));
+    let (code, log) =
+        Running::start(&["--source", &source.addr(), "--target", &target.addr()]).exit();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("already holds 1 key"), "{log}");
     assert_eq!(target.cmd(&["DBSIZE"]).unwrap().as_int(), Some(1));
 }
 
@@ -225,16 +205,8 @@ fn a_flushall_on_the_source_stops_the_sync_without_allow_flush() {
         std::thread::sleep(Duration::from_millis(100));
     }
     source.cmd(&["FLUSHALL"]).unwrap();
-    let mut child = sync;
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.child.try_wait().unwrap() {
-            break status.code();
-        }
-        assert!(started.elapsed() < CATCH_UP, "{}", child.log());
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert_eq!(code, Some(1), "{}", child.log());
-    assert!(child.log().contains("--allow-flush"), "{}", child.log());
+    let (code, log) = sync.exit();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("--allow-flush"), "{log}");
     assert_eq!(target.cmd(&["GET", "a"]).unwrap().as_str(), Some("1"));
 }

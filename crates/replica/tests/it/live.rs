@@ -152,9 +152,18 @@ fn full_sync_then_the_stream_with_the_masters_offsets() {
         assert!(sets >= 301, "{sets} SETs in {names:?}");
         assert!(names.contains(&"MULTI".to_owned()) && names.contains(&"EXEC".to_owned()));
         // The master lists us, at the port we announced, with our ACK.
-        replica.ack(replica.session().offset()).await.unwrap();
-        let info = master.cmd(&["INFO", "replication"]).unwrap();
-        assert!(info.as_str().unwrap().contains("port=7777"), "{info:?}");
+        let offset = replica.session().offset();
+        replica.ack(offset).await.unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            let info = master.cmd(&["INFO", "replication"]).unwrap();
+            let info = info.as_str().unwrap().to_owned();
+            if info.contains("port=7777") && info.contains(&format!("offset={offset},")) {
+                break;
+            }
+            assert!(started.elapsed() < TIMEOUT, "{info}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     });
 }
 

@@ -157,9 +157,7 @@ fn wrong_password_and_unreachable_targets_are_clear_errors() {
         config.credentials.password = Some("s3cret".into());
         Sink::connect(config).await.unwrap();
         // A port nobody listens on.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        drop(listener);
+        let addr = format!("127.0.0.1:{}", ferry_testkit::free_port().unwrap());
         let err = Sink::connect(SinkConfig::new(addr)).await.unwrap_err();
         assert!(matches!(err, Error::Connect { .. }), "{err}");
     });
@@ -192,6 +190,11 @@ fn a_target_that_dies_mid_write_is_an_error_and_unconfirmed_keys_are_named() {
         let report = sink.report();
         assert!(report.keys_written() < 200_000);
         assert!(report.failed > 0 || report.keys_written() >= 1000);
+        // What was in flight is named, key by key, as not confirmed.
+        for failure in &report.failures {
+            assert!(failure.key.is_some(), "{failure:?}");
+            assert!(failure.message.contains("not confirmed"), "{failure:?}");
+        }
     });
 }
 
@@ -295,7 +298,7 @@ fn moved_and_ask_are_followed_in_order() {
                 .find(|m| m.addr() != cluster.slot_owner(ask_slot).addr())
                 .unwrap(),
         )
-        .ok();
+        .unwrap();
     for key in ["{m}list", "{a}list"] {
         let owner = cluster.slot_owner(Slot::of(key.as_bytes()).get());
         let items = owner.cmd(&["LRANGE", key, "0", "-1"]).unwrap();
