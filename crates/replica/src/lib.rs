@@ -11,6 +11,11 @@
 //!   The snapshot is handed out in pieces as it arrives (an RDB file, to be
 //!   fed to `ferry-rdb`), never held whole.
 //! - [`Replica`] (feature `tokio`, on by default) drives a session over TCP.
+//! - [`spool()`] (feature `tokio`) queues the events of one or more sources
+//!   for an applier that may be slower: in memory up to a budget, then in a
+//!   local file up to a budget, in push order. The sources are read at
+//!   network speed, so a master does not drop them for a full output
+//!   buffer while the target lags.
 //!
 //! What it does **not** do (yet): apply anything, reconnect by itself, TLS.
 //! Nor does it send ACKs on a timer: the caller must acknowledge what it
@@ -51,8 +56,12 @@
 mod driver;
 mod error;
 mod session;
+#[cfg(feature = "tokio")]
+mod spool;
 
 #[cfg(feature = "tokio")]
 pub use driver::Replica;
 pub use error::{Error, Step};
 pub use session::{Config, Event, Session};
+#[cfg(feature = "tokio")]
+pub use spool::{SpoolConfig, SpoolError, SpoolReader, SpoolStats, SpoolWriter, spool};
