@@ -14,6 +14,9 @@
 //!   create` and awaited until every node agrees on all 16384 slots; it routes
 //!   commands by [`key_slot`] and moves slots, wholly or half-way (for `ASK`
 //!   redirects). Each node's cluster bus port (port + 10000) is checked free too.
+//! - [`Relay`] forwards a loopback port to a server and drops its connections
+//!   on command ([`Relay::cut`], [`Relay::set_blocked`]), for tests of
+//!   reconnecting and resuming (e.g. `PSYNC` answered with `+CONTINUE`).
 //! - [`dataset`] fills a server with every type and encoding and reads a
 //!   server back into plain Rust values for comparisons.
 //!
@@ -45,6 +48,7 @@
 mod client;
 mod cluster;
 pub mod dataset;
+mod relay;
 mod server;
 mod versions;
 
@@ -53,6 +57,7 @@ pub use cluster::{
     CLUSTER_NODE_TIMEOUT_MS, CLUSTER_READY_TIMEOUT, ClusterBuilder, RedisCluster, SLOT_COUNT,
     key_slot,
 };
+pub use relay::Relay;
 pub use server::{
     DUMP_FILE_NAME, LOG_FILE_NAME, RedisServer, START_TIMEOUT, ServerBuilder, free_port, redis_cli,
     redis_server, server_version,

@@ -76,9 +76,17 @@ pub struct ServerBuilder {
     rdb: Option<PathBuf>,
     args: Vec<String>,
     bus_port: bool,
+    port: Option<u16>,
 }
 
 impl ServerBuilder {
+    /// Listens on `port` rather than a free one: to restart a server where
+    /// its clients expect it. Fails if the port is taken.
+    pub fn port(mut self, port: u16) -> ServerBuilder {
+        self.port = Some(port);
+        self
+    }
+
     /// Runs the server of `kind` that `scripts/install-servers.sh` installed
     /// (see [`versioned_server`]) instead of the one on `PATH`.
     pub fn version(mut self, kind: ServerKind) -> ServerBuilder {
@@ -137,6 +145,7 @@ impl ServerBuilder {
             library_path: libs.as_deref(),
             rdb: self.rdb.as_deref(),
             bus_port: self.bus_port,
+            port: self.port,
         };
         launch.start(&args)
     }
@@ -151,6 +160,8 @@ struct Launch<'a> {
     rdb: Option<&'a Path>,
     /// The port must leave room for a free cluster bus port (see [`free_cluster_port`]).
     bus_port: bool,
+    /// This port and no other.
+    port: Option<u16>,
 }
 
 impl RedisServer {
@@ -197,6 +208,7 @@ impl RedisServer {
             library_path: None,
             rdb: None,
             bus_port: false,
+            port: None,
         };
         launch.start(extra_args)
     }
@@ -318,7 +330,9 @@ impl Launch<'_> {
         }
         let mut last_port = 0;
         for _ in 0..MAX_PORT_ATTEMPTS {
-            let port = match if self.bus_port {
+            let port = match if let Some(port) = self.port {
+                Ok(port)
+            } else if self.bus_port {
                 free_cluster_port()
             } else {
                 free_port()
@@ -340,7 +354,8 @@ impl Launch<'_> {
                         conn: Mutex::new(None),
                     });
                 }
-                Err(StartError::PortInUse) => continue,
+                Err(StartError::PortInUse) if self.port.is_none() => continue,
+                Err(StartError::PortInUse) => break,
                 Err(StartError::Failed(e)) => {
                     let _ = fs::remove_dir_all(&dir);
                     return Err(e);

@@ -4,5 +4,6 @@
 
 mod cluster;
 mod dataset;
+mod relay;
 mod server;
 mod versions;
