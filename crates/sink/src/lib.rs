@@ -11,7 +11,14 @@
 //!   in the [`Report`] as a [`Failure`] naming the key; `MOVED`, `ASK`,
 //!   `TRYAGAIN`, `LOADING` and `CLUSTERDOWN` are followed (after every
 //!   command sent before them is answered, in their original order, so one
-//!   key's commands are never reordered), up to a limit.
+//!   key's commands are never reordered), up to a limit. The reply to
+//!   `EXEC` is checked command by command: each error in it, or a nil reply
+//!   (an aborted transaction), is a [`Failure`].
+//! - [`Sink::flush`] waits until everything written is answered;
+//!   [`Sink::barrier`] puts a marker behind what is written so far and
+//!   returns a [`Barrier`] that tells, without waiting, when every write up
+//!   to it is answered, redirects included (for confirming a replication
+//!   offset while writing on).
 //! - [`plan::Planner`] turns the items of an RDB file ([`ferry_rdb`], raw
 //!   mode) into writes, choosing per key between `RESTORE` of a DUMP payload
 //!   (when the target's RDB version can load the value's encoding, see
@@ -20,8 +27,10 @@
 //!   bounded batches, for older targets and big values.
 //! - [`Slot`]: CRC16 hash slots with hash tags, as a pure function.
 //!
-//! What it does **not** do: TLS, Sentinel discovery, `MULTI` transactions
-//! (issue of the replica), reading from targets beyond the checks it needs
+//! What it does **not** do: TLS, Sentinel discovery, keeping a transaction
+//! on one connection (`MULTI`, its commands and `EXEC` are writes like any
+//! other: the caller keeps them together, as writes of one key or keyless
+//! writes), reading from targets beyond the checks it needs
 //! (`INFO`, `CLUSTER SHARDS`/`SLOTS`, `EXISTS`, `INFO keyspace`). Errors are
 //! data: it never prints.
 //!
@@ -66,6 +75,6 @@ pub use keys::{KeyTable, KeysError};
 pub use pipe::{MAX_FAILURES_KEPT, Report};
 pub use plan::{Planner, TargetCaps};
 pub use replay::{Note, NoteKind, Replayer};
-pub use sink::{MIN_PIPE_BUDGET_BYTES, Sink, SinkConfig, TargetKind};
+pub use sink::{Barrier, MIN_PIPE_BUDGET_BYTES, ReportHandle, Sink, SinkConfig, TargetKind};
 pub use slot::{SLOT_COUNT, Slot, crc16, hash_tag};
 pub use write::{Expect, Write, WriteMode};

@@ -8,6 +8,11 @@
 //! batches are answered. The reader records outcomes in the shared state:
 //! keys written, failures with their keys, and redirects/retries for the
 //! sink to resend in order.
+//!
+//! Markers go through the same queue with no bytes: the reader passes one
+//! once every command before it is answered and counted in the report, and
+//! records its number in the pipe's [`Progress`] (read by barriers without
+//! waiting) or wakes whoever waits for it (`flush`).
 
 use crate::conn::Conn;
 use crate::error::{Error, Failure, ReplyError};
@@ -15,7 +20,7 @@ use crate::write::{Expect, Write, WriteMode};
 use bytes::{Bytes, BytesMut};
 use ferry_resp::{Command, Decoder, Frame};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -82,8 +87,14 @@ pub(crate) struct Resend {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub(crate) report: Mutex<Report>,
+    /// Commands to send again. `resend_pending` and `resends_queued` change
+    /// only under this lock, with the list.
     pub(crate) resends: Mutex<Vec<Resend>>,
+    /// The list of resends is not empty: the next write settles first.
     pub(crate) resend_pending: AtomicBool,
+    /// Resends ever queued: a barrier that sees it change cannot tell
+    /// whether a write before it was redirected.
+    pub(crate) resends_queued: AtomicU64,
     pub(crate) fatal: Mutex<Option<Error>>,
 }
 
@@ -98,6 +109,31 @@ impl Shared {
         self.resends.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Queues a command to be sent again by the sink.
+    fn queue_resend(&self, resend: Resend) {
+        let mut resends = self.resends();
+        resends.push(resend);
+        self.resends_queued.fetch_add(1, Ordering::AcqRel);
+        self.resend_pending.store(true, Ordering::Release);
+    }
+
+    /// Takes the commands to send again, in the order they were queued.
+    pub(crate) fn take_resends(&self) -> Vec<Resend> {
+        let mut resends = self.resends();
+        self.resend_pending.store(false, Ordering::Release);
+        std::mem::take(&mut *resends)
+    }
+
+    /// Resends queued so far, and whether none waits to be sent, read
+    /// together.
+    pub(crate) fn resend_state(&self) -> (u64, bool) {
+        let resends = self.resends();
+        (
+            self.resends_queued.load(Ordering::Acquire),
+            resends.is_empty(),
+        )
+    }
+
     pub(crate) fn set_fatal(&self, error: Error) {
         let mut fatal = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
         if fatal.is_none() {
@@ -108,6 +144,17 @@ impl Shared {
     pub(crate) fn take_fatal(&self) -> Option<Error> {
         self.fatal.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
+}
+
+/// How far a connection's replies have come, read by barriers without
+/// waiting.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// The number of the last marker passed (markers are numbered from 1
+    /// per pipe, in the order they are sent).
+    passed: AtomicU64,
+    /// The connection is lost: a marker not passed yet never will be.
+    lost: AtomicBool,
 }
 
 /// What the reader expects, in order.
@@ -123,8 +170,12 @@ enum Pending {
     },
     /// A command of the pipe's own (`SELECT`, `ASKING`): must succeed.
     Internal { what: String, release: usize },
-    /// Everything before it is answered.
-    Marker(oneshot::Sender<()>),
+    /// Everything before it is answered: recorded in [`Progress`], and
+    /// told to `done` if someone waits.
+    Marker {
+        id: u64,
+        done: Option<oneshot::Sender<()>>,
+    },
 }
 
 /// A batch for the writer task.
@@ -148,6 +199,9 @@ pub(crate) struct Pipe {
     db: u64,
     budget: Arc<Semaphore>,
     budget_bytes: usize,
+    progress: Arc<Progress>,
+    /// The number of the last marker sent.
+    markers: u64,
 }
 
 impl Pipe {
@@ -169,12 +223,14 @@ impl Pipe {
         let (tx, rx) = mpsc::channel::<Batch>(4);
         let (entries_tx, entries_rx) = mpsc::unbounded_channel::<Vec<Pending>>();
         let budget = Arc::new(Semaphore::new(inflight_bytes));
+        let progress = Arc::new(Progress::default());
         tokio::spawn(write_task(
             addr.clone(),
             write,
             rx,
             entries_tx,
             shared.clone(),
+            progress.clone(),
         ));
         tokio::spawn(read_task(
             ReadState {
@@ -184,6 +240,7 @@ impl Pipe {
                 decoder,
                 pending: VecDeque::new(),
                 key_failed: false,
+                progress: progress.clone(),
             },
             entries_rx,
             shared,
@@ -199,6 +256,8 @@ impl Pipe {
             db: 0,
             budget,
             budget_bytes: inflight_bytes,
+            progress,
+            markers: 0,
         }
     }
 
@@ -278,18 +337,45 @@ impl Pipe {
     }
 
     /// Sends what is queued and a marker; the receiver fires once every
-    /// command sent before it is answered.
+    /// command sent before it is answered (or the connection is lost).
     pub(crate) async fn mark(&mut self) -> Result<oneshot::Receiver<()>, Error> {
-        self.send().await?;
         let (done, wait) = oneshot::channel();
+        self.send_marker(Some(done)).await?;
+        Ok(wait)
+    }
+
+    /// Sends what is queued and a marker nobody waits for; returns its
+    /// number, for [`Pipe::passed`].
+    pub(crate) async fn marker(&mut self) -> Result<u64, Error> {
+        self.send_marker(None).await
+    }
+
+    async fn send_marker(&mut self, done: Option<oneshot::Sender<()>>) -> Result<u64, Error> {
+        self.send().await?;
+        self.markers += 1;
+        let id = self.markers;
         self.tx
             .send(Batch {
                 bytes: Bytes::new(),
-                entries: vec![Pending::Marker(done)],
+                entries: vec![Pending::Marker { id, done }],
             })
             .await
             .map_err(|_| self.lost())?;
-        Ok(wait)
+        Ok(id)
+    }
+
+    /// Whether marker number `marker` of [`Pipe::marker`] has passed:
+    /// `Some(true)` once every command sent before it is answered,
+    /// `Some(false)` if the connection was lost first, `None` not yet.
+    pub(crate) fn passed(&self, marker: u64) -> Option<bool> {
+        if self.progress.passed.load(Ordering::Acquire) >= marker {
+            return Some(true);
+        }
+        if !self.progress.lost.load(Ordering::Acquire) {
+            return None;
+        }
+        // It may have passed just before the connection was lost.
+        Some(self.progress.passed.load(Ordering::Acquire) >= marker)
     }
 
     fn lost(&self) -> Error {
@@ -309,6 +395,7 @@ async fn write_task(
     mut rx: mpsc::Receiver<Batch>,
     entries_tx: mpsc::UnboundedSender<Vec<Pending>>,
     shared: Arc<Shared>,
+    progress: Arc<Progress>,
 ) {
     while let Some(batch) = rx.recv().await {
         // Entries first: the reply may come before write_all returns.
@@ -320,6 +407,9 @@ async fn write_task(
         }
         if let Err(e) = write.write_all(&batch.bytes).await {
             shared.set_fatal(Error::io(&addr, e));
+            // What was written may never be answered: the reader fails it
+            // when its time is up; barriers need not wait that long.
+            progress.lost.store(true, Ordering::Release);
             return;
         }
     }
@@ -334,6 +424,7 @@ struct ReadState {
     pending: VecDeque<Pending>,
     /// A command of the key being written failed: it does not count as written.
     key_failed: bool,
+    progress: Arc<Progress>,
 }
 
 async fn read_task(
@@ -345,12 +436,9 @@ async fn read_task(
 ) {
     let mut open = true;
     loop {
-        // Markers at the front have nothing more to wait for.
-        while matches!(st.pending.front(), Some(Pending::Marker(_))) {
-            if let Some(Pending::Marker(done)) = st.pending.pop_front() {
-                let _ = done.send(());
-            }
-        }
+        // Markers at the front have nothing more to wait for (the replies
+        // before them are counted already).
+        pass_markers(&mut st, &shared, &mut Tally::default());
         if !open && st.pending.is_empty() {
             return;
         }
@@ -362,11 +450,12 @@ async fn read_task(
             },
             read = st.read.read_buf(&mut st.buf), if waiting => match read {
                 Ok(0) => {
-                    fail_pending(&mut st, &mut entries_rx, &shared, &budget, "the target closed the connection");
-                    shared.set_fatal(Error::io(&st.addr, std::io::Error::new(
+                    let why = "the target closed the connection";
+                    let error = Error::io(&st.addr, std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
-                        "the target closed the connection",
-                    )));
+                        why,
+                    ));
+                    fail_pending(&mut st, &mut entries_rx, &shared, &budget, why, error);
                     return;
                 }
                 Ok(_) => {
@@ -376,24 +465,25 @@ async fn read_task(
                         st.pending.extend(entries);
                     }
                     if let Err(e) = handle_replies(&mut st, &shared, &budget) {
-                        fail_pending(&mut st, &mut entries_rx, &shared, &budget, &e.to_string());
-                        shared.set_fatal(e);
+                        let why = e.to_string();
+                        fail_pending(&mut st, &mut entries_rx, &shared, &budget, &why, e);
                         return;
                     }
                 }
                 Err(e) => {
-                    fail_pending(&mut st, &mut entries_rx, &shared, &budget, &e.to_string());
-                    shared.set_fatal(Error::io(&st.addr, e));
+                    let why = e.to_string();
+                    let error = Error::io(&st.addr, e);
+                    fail_pending(&mut st, &mut entries_rx, &shared, &budget, &why, error);
                     return;
                 }
             },
             _ = tokio::time::sleep(io_timeout), if waiting => {
-                fail_pending(&mut st, &mut entries_rx, &shared, &budget, "no reply in time");
-                shared.set_fatal(Error::Timeout {
+                let error = Error::Timeout {
                     addr: st.addr.clone(),
                     what: "replies to pipelined writes",
                     seconds: io_timeout.as_secs(),
-                });
+                };
+                fail_pending(&mut st, &mut entries_rx, &shared, &budget, "no reply in time", error);
                 return;
             }
         }
@@ -402,7 +492,7 @@ async fn read_task(
 
 /// Successes counted while handling one read's replies, added to the
 /// shared report once (not under its lock for every reply).
-#[derive(Default)]
+#[derive(Default, PartialEq, Eq)]
 struct Tally {
     commands: u64,
     restored: u64,
@@ -412,6 +502,10 @@ struct Tally {
 }
 
 impl Tally {
+    fn is_empty(&self) -> bool {
+        *self == Tally::default()
+    }
+
     fn add_to(self, report: &mut Report) {
         report.commands += self.commands;
         report.keys_restored += self.restored;
@@ -447,11 +541,7 @@ fn handle_replies_counting(
             }
         };
         // Markers have no reply.
-        while matches!(st.pending.front(), Some(Pending::Marker(_))) {
-            if let Some(Pending::Marker(done)) = st.pending.pop_front() {
-                let _ = done.send(());
-            }
-        }
+        pass_markers(st, shared, tally);
         let Some(entry) = st.pending.pop_front() else {
             return Err(Error::setup(
                 &st.addr,
@@ -460,7 +550,7 @@ fn handle_replies_counting(
             ));
         };
         match entry {
-            Pending::Marker(_) => {}
+            Pending::Marker { .. } => {}
             Pending::Internal { what, release } => {
                 budget.add_permits(release);
                 if let Some(e) = ReplyError::of(&frame) {
@@ -484,6 +574,26 @@ fn handle_replies_counting(
     }
 }
 
+/// Passes the markers at the front of the queue: every reply before them
+/// is handled. What `tally` counted goes to the report first, so that
+/// whoever sees a marker passed finds those replies in the report.
+fn pass_markers(st: &mut ReadState, shared: &Shared, tally: &mut Tally) {
+    if !matches!(st.pending.front(), Some(Pending::Marker { .. })) {
+        return;
+    }
+    if !tally.is_empty() {
+        std::mem::take(tally).add_to(&mut shared.report());
+    }
+    while matches!(st.pending.front(), Some(Pending::Marker { .. })) {
+        if let Some(Pending::Marker { id, done }) = st.pending.pop_front() {
+            st.progress.passed.store(id, Ordering::Release);
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
 fn outcome(
     st: &mut ReadState,
     shared: &Shared,
@@ -495,6 +605,7 @@ fn outcome(
 ) {
     let last = write.last_of_key;
     match ReplyError::of(frame) {
+        None if is_exec(&write) && exec_failed(shared, &write, frame) => st.key_failed = true,
         None => {
             tally.commands += 1;
             if last && !st.key_failed {
@@ -511,13 +622,12 @@ fn outcome(
         Some(
             reason @ (ReplyError::Moved { .. } | ReplyError::Ask { .. } | ReplyError::Retry(_)),
         ) => {
-            shared.resends().push(Resend {
+            shared.queue_resend(Resend {
                 seq,
                 write,
                 reason,
                 attempts,
             });
-            shared.resend_pending.store(true, Ordering::Release);
             // The key's outcome is decided where it is sent again.
             return;
         }
@@ -536,20 +646,74 @@ fn outcome(
     }
 }
 
+/// True for `EXEC`, whose reply holds the replies of a transaction.
+fn is_exec(write: &Write) -> bool {
+    write.command.name().eq_ignore_ascii_case(b"EXEC")
+}
+
+/// Records the failures in the reply to `EXEC`; true if there were any.
+fn exec_failed(shared: &Shared, write: &Write, frame: &Frame) -> bool {
+    let errors = exec_errors(frame);
+    if errors.is_empty() {
+        return false;
+    }
+    let mut report = shared.report();
+    for message in errors {
+        report.fail(Failure {
+            db: write.db,
+            key: write.key.clone(),
+            command: "EXEC".to_owned(),
+            message,
+        });
+    }
+    true
+}
+
+/// What went wrong in a transaction, from the reply to its `EXEC`: one
+/// message per command that failed, with its position among the commands
+/// queued (from 1), or one for a transaction aborted (a nil reply: a
+/// watched key changed). Empty when every command succeeded. (`EXECABORT`,
+/// a transaction refused whole, is an error reply, handled as any other.)
+fn exec_errors(frame: &Frame) -> Vec<String> {
+    match frame {
+        Frame::NullArray | Frame::Null | Frame::NullBulk => {
+            vec!["transaction aborted: EXEC answered nil (a watched key changed)".to_owned()]
+        }
+        Frame::Array(replies) => replies
+            .iter()
+            .enumerate()
+            .filter_map(|(i, reply)| match reply {
+                Frame::Error(text) | Frame::BulkError(text) => Some(format!(
+                    "{} (command {} of {} in the transaction)",
+                    String::from_utf8_lossy(text),
+                    i + 1,
+                    replies.len()
+                )),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The connection is gone: every command still waiting (or handed over and
 /// not yet waited for) has an unknown outcome, and is reported as such with
-/// its key.
+/// its key. Then `error` is set, and only then is the connection marked lost
+/// and are waiting markers woken, so that whoever sees a marker fail finds
+/// the failures and the error.
 fn fail_pending(
     st: &mut ReadState,
     rx: &mut mpsc::UnboundedReceiver<Vec<Pending>>,
     shared: &Shared,
     budget: &Semaphore,
     why: &str,
+    error: Error,
 ) {
     rx.close();
     while let Ok(entries) = rx.try_recv() {
         st.pending.extend(entries);
     }
+    let mut waiting = Vec::new();
     for entry in st.pending.drain(..) {
         match entry {
             Pending::Write { write, release, .. } => {
@@ -562,11 +726,80 @@ fn fail_pending(
                 });
             }
             Pending::Internal { release, .. } => budget.add_permits(release),
-            Pending::Marker(done) => {
-                let _ = done.send(());
-            }
+            Pending::Marker { done, .. } => waiting.extend(done),
         }
     }
+    shared.set_fatal(error);
+    st.progress.lost.store(true, Ordering::Release);
     // Wake anyone waiting for budget: sends now fail on the closed channel.
     budget.close();
+    for done in waiting {
+        let _ = done.send(());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn error(text: &'static str) -> Frame {
+        Frame::Error(Bytes::from_static(text.as_bytes()))
+    }
+
+    #[test]
+    fn exec_errors_name_each_failed_command_with_its_position() {
+        let reply = Frame::Array(vec![
+            Frame::Simple(Bytes::from_static(b"OK")),
+            error("ERR value is not an integer or out of range"),
+            Frame::Integer(3),
+            Frame::BulkError(Bytes::from_static(b"WRONGTYPE Operation against a key")),
+        ]);
+        assert_eq!(
+            exec_errors(&reply),
+            [
+                "ERR value is not an integer or out of range (command 2 of 4 in the transaction)",
+                "WRONGTYPE Operation against a key (command 4 of 4 in the transaction)",
+            ]
+        );
+    }
+
+    #[test]
+    fn exec_errors_count_an_aborted_transaction_once() {
+        for nil in [Frame::NullArray, Frame::Null] {
+            let errors = exec_errors(&nil);
+            assert_eq!(errors.len(), 1);
+            assert!(errors[0].contains("aborted"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn exec_errors_accept_successful_and_empty_transactions() {
+        let ok = Frame::Array(vec![
+            Frame::Simple(Bytes::from_static(b"OK")),
+            Frame::NullBulk,
+            Frame::Array(Vec::new()),
+        ]);
+        assert!(exec_errors(&ok).is_empty());
+        assert!(exec_errors(&Frame::Array(Vec::new())).is_empty());
+        // Not a reply to EXEC at all: nothing to say.
+        assert!(exec_errors(&Frame::Simple(Bytes::from_static(b"QUEUED"))).is_empty());
+    }
+
+    #[test]
+    fn exec_is_recognised_in_any_case() {
+        let write = |name: &str| Write {
+            db: 0,
+            key: None,
+            command: Command::new(name),
+            mode: WriteMode::Commands,
+            expect: Expect::Success,
+            last_of_key: true,
+        };
+        assert!(is_exec(&write("EXEC")));
+        assert!(is_exec(&write("exec")));
+        assert!(is_exec(&write("Exec")));
+        assert!(!is_exec(&write("EXECABORT")));
+        assert!(!is_exec(&write("MULTI")));
+    }
 }

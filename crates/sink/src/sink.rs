@@ -1,5 +1,6 @@
 //! The writer: routes each [`Write`] to a connection of the target, keeps
-//! the commands of one key in order, follows redirects, and reports.
+//! the commands of one key in order, follows redirects, and reports; and
+//! [`Barrier`]s, which tell without waiting how far writes are answered.
 
 use crate::conn::{Conn, Credentials, info_field, keyspace, query, text};
 use crate::error::{Error, Failure, ReplyError};
@@ -181,6 +182,12 @@ impl Sink {
         self.shared.report().clone()
     }
 
+    /// A handle that reads the report from another task, also while this
+    /// sink waits for room to write (for a status page).
+    pub fn report_handle(&self) -> ReportHandle {
+        ReportHandle(self.shared.clone())
+    }
+
     /// Queues one command. Returns once it is queued (waiting while the
     /// in-flight budget is spent); its outcome goes to the [`Report`].
     ///
@@ -198,8 +205,53 @@ impl Sink {
         self.route(seq, write, 0, None).await
     }
 
+    /// The sequence number of the last write given to [`Sink::write`]: 1 for
+    /// the first, 0 before any. Resends keep the number of their write.
+    pub fn last_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Puts a marker behind everything written so far on every connection
+    /// (sending partial batches now) and returns a [`Barrier`], which tells
+    /// without waiting when every write up to [`Sink::last_seq`] is
+    /// answered. Costs one marker per connection; does not wait for replies.
+    ///
+    /// One exception: if writes answered with a redirect or a retry
+    /// (`MOVED`, `ASK`, `TRYAGAIN`, `LOADING`, `CLUSTERDOWN`) wait to be sent
+    /// again, they are sent first, as the next [`Sink::write`] would, which
+    /// waits until every write before them is answered. Otherwise a caller
+    /// with nothing more to write would never see them sent, nor a barrier
+    /// pass.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sink::write`].
+    pub async fn barrier(&mut self) -> Result<Barrier, Error> {
+        self.check_fatal()?;
+        if self.shared.resend_pending.load(Ordering::Acquire) {
+            self.settle().await?;
+        }
+        // Read before the markers go: a resend counted here was sent before
+        // them, or is still waiting (then the barrier cannot pass).
+        let (resends, clean) = self.shared.resend_state();
+        let mut markers = Vec::with_capacity(self.pipes.len());
+        for pipe in &mut self.pipes {
+            markers.push(pipe.marker().await?);
+        }
+        Ok(Barrier {
+            seq: self.seq,
+            shared: self.shared.clone(),
+            resends,
+            clean,
+            markers,
+            next: 0,
+            decided: None,
+        })
+    }
+
     /// Sends everything queued and waits until every command is answered,
-    /// following redirects.
+    /// following redirects. [`Sink::barrier`] tells the same without
+    /// waiting.
     ///
     /// # Errors
     ///
@@ -368,8 +420,7 @@ impl Sink {
                 }
             }
             self.check_fatal()?;
-            let mut resends: Vec<Resend> = std::mem::take(&mut *self.shared.resends());
-            self.shared.resend_pending.store(false, Ordering::Release);
+            let mut resends: Vec<Resend> = self.shared.take_resends();
             if resends.is_empty() {
                 return Ok(());
             }
@@ -449,6 +500,105 @@ impl Sink {
             self.slots[slot] = owner.and_then(|o| index.get(&o).copied());
         }
         Ok(())
+    }
+}
+
+/// A point in the stream of writes, from [`Sink::barrier`]: passed once
+/// every write given to the sink before it is answered and counted in the
+/// [`Report`] (as a success or a failure), including writes redirected
+/// (`MOVED`, `ASK`) or retried (`TRYAGAIN`, `LOADING`, `CLUSTERDOWN`) and
+/// sent again.
+///
+/// The sink sends a redirected write again only after every write before it
+/// is answered, so a barrier's markers may all be answered while a write
+/// before them still waits to be sent again. The rule: a barrier passes
+/// when all its markers are answered, no resend was waiting when it was
+/// made, and no resend was queued since (the sink counts them). Otherwise
+/// it is inconclusive, even when the resend was of a later write: make a
+/// new barrier ([`Sink::barrier`] sends the waiting resends first, so the
+/// next one can pass). A lost connection makes it inconclusive too.
+///
+/// ```no_run
+/// # async fn run(sink: &mut ferry_sink::Sink) -> Result<(), ferry_sink::Error> {
+/// let mut barrier = sink.barrier().await?;
+/// // ... more writes, then, from time to time:
+/// match barrier.poll(sink) {
+///     Some(true) => println!("writes up to {} are answered", barrier.seq()),
+///     Some(false) => barrier = sink.barrier().await?,
+///     None => {} // not yet
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Barrier {
+    seq: u64,
+    /// The sink's shared state: a barrier of another sink never passes.
+    shared: Arc<Shared>,
+    /// Resends ever queued when the barrier was made.
+    resends: u64,
+    /// No resend was waiting to be sent when the barrier was made.
+    clean: bool,
+    /// The number of the barrier's marker on each connection, by index.
+    markers: Vec<u64>,
+    /// Markers before this index are passed.
+    next: usize,
+    decided: Option<bool>,
+}
+
+impl Barrier {
+    /// The [`Sink::last_seq`] when the barrier was made: the writes it
+    /// waits for are those numbered up to it.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Whether the barrier is passed, without waiting: `Some(true)` once
+    /// every write up to [`Barrier::seq`] is answered; `Some(false)` when
+    /// that can never be told from this barrier (a resend was queued since
+    /// it was made, or a connection was lost: make a new one); `None` not
+    /// yet. Once `Some`, the answer stays.
+    pub fn poll(&mut self, sink: &Sink) -> Option<bool> {
+        if self.decided.is_none() {
+            self.decided = self.decide(sink);
+        }
+        self.decided
+    }
+
+    fn decide(&mut self, sink: &Sink) -> Option<bool> {
+        if !self.clean || !Arc::ptr_eq(&self.shared, &sink.shared) {
+            return Some(false);
+        }
+        while let Some(&marker) = self.markers.get(self.next) {
+            // Connections are only ever added, so indices stay.
+            let Some(pipe) = sink.pipes.get(self.next) else {
+                return Some(false);
+            };
+            match pipe.passed(marker) {
+                Some(true) => self.next += 1,
+                Some(false) => return Some(false),
+                // Decided already if a resend was queued.
+                None => return (!self.no_resend_since()).then_some(false),
+            }
+        }
+        // Read after the markers passed: a resend of a write before them was
+        // queued before they passed.
+        Some(self.no_resend_since())
+    }
+
+    fn no_resend_since(&self) -> bool {
+        self.shared.resends_queued.load(Ordering::Acquire) == self.resends
+    }
+}
+
+/// Reads a [`Sink`]'s report from anywhere: see [`Sink::report_handle`].
+#[derive(Debug, Clone)]
+pub struct ReportHandle(Arc<Shared>);
+
+impl ReportHandle {
+    /// What was done so far (answered commands only).
+    pub fn get(&self) -> Report {
+        self.0.report().clone()
     }
 }
 

@@ -139,6 +139,109 @@ fn refused_commands_are_reported_with_their_key_and_the_rest_lands() {
 }
 
 #[test]
+fn exec_replies_are_checked_command_by_command() {
+    let server = RedisServer::start().unwrap();
+    server.cmd(&["SET", "watched", "before"]).unwrap();
+    // Keyless, as `ferry sync` sends the stream: in order on one connection.
+    let keyless = |command: Command| Write {
+        db: 0,
+        key: None,
+        command,
+        mode: WriteMode::Commands,
+        expect: Expect::Success,
+        last_of_key: true,
+    };
+    runtime().block_on(async {
+        // One connection, so that a keyed EXEC (below) follows its MULTI.
+        let mut config = SinkConfig::new(server.addr());
+        config.parallel = 1;
+        let mut sink = Sink::connect(config).await.unwrap();
+        // A transaction with one failing command.
+        sink.write(keyless(Command::new("MULTI"))).await.unwrap();
+        sink.write(keyless(Command::new("SET").arg("text").arg("abc")))
+            .await
+            .unwrap();
+        sink.write(keyless(Command::new("INCR").arg("text")))
+            .await
+            .unwrap();
+        sink.write(keyless(Command::new("exec"))).await.unwrap();
+        // A successful one.
+        sink.write(keyless(Command::new("MULTI"))).await.unwrap();
+        sink.write(keyless(Command::new("SET").arg("n").arg("1")))
+            .await
+            .unwrap();
+        sink.write(keyless(Command::new("INCR").arg("n")))
+            .await
+            .unwrap();
+        sink.write(keyless(Command::new("EXEC"))).await.unwrap();
+        let report = sink.flush().await.unwrap();
+        assert_eq!(report.failed, 1, "{:?}", report.failures);
+        let failure = &report.failures[0];
+        assert_eq!(failure.command, "EXEC");
+        assert_eq!(failure.key, None);
+        assert!(
+            failure.message.contains("not an integer"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure.message.contains("command 2 of 2"),
+            "{}",
+            failure.message
+        );
+        // MULTI, two QUEUED and the other transaction's four replies.
+        assert_eq!(report.commands, 3 + 4);
+
+        // An aborted transaction (a watched key changed), and one refused
+        // whole (EXECABORT), with a key to name.
+        sink.write(keyless(Command::new("WATCH").arg("watched")))
+            .await
+            .unwrap();
+        sink.flush().await.unwrap();
+        server.cmd(&["SET", "watched", "changed"]).unwrap();
+        sink.write(keyless(Command::new("MULTI"))).await.unwrap();
+        sink.write(keyless(Command::new("SET").arg("watched").arg("mine")))
+            .await
+            .unwrap();
+        let mut exec = keyless(Command::new("EXEC"));
+        exec.key = Some(Bytes::from_static(b"watched"));
+        sink.write(exec).await.unwrap();
+        sink.write(keyless(Command::new("MULTI"))).await.unwrap();
+        sink.write(keyless(Command::new("SET").arg("x")))
+            .await
+            .unwrap();
+        sink.write(keyless(Command::new("EXEC"))).await.unwrap();
+        let report = sink.flush().await.unwrap();
+        assert_eq!(report.failed, 1 + 3, "{:?}", report.failures);
+        let aborted = &report.failures[1];
+        assert_eq!(
+            (aborted.command.as_str(), aborted.key.as_deref()),
+            ("EXEC", Some(&b"watched"[..]))
+        );
+        assert!(aborted.message.contains("aborted"), "{}", aborted.message);
+        assert_eq!(report.failures[2].command, "SET");
+        assert_eq!(report.failures[3].command, "EXEC");
+        assert!(
+            report.failures[3].message.starts_with("EXECABORT"),
+            "{}",
+            report.failures[3].message
+        );
+    });
+    assert_eq!(
+        bulk(server.cmd(&["GET", "text"]).unwrap()).as_deref(),
+        Some("abc")
+    );
+    assert_eq!(
+        bulk(server.cmd(&["GET", "n"]).unwrap()).as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        bulk(server.cmd(&["GET", "watched"]).unwrap()).as_deref(),
+        Some("changed")
+    );
+}
+
+#[test]
 fn wrong_password_and_unreachable_targets_are_clear_errors() {
     let server = RedisServer::start().unwrap();
     server
