@@ -71,11 +71,20 @@ ferry restore -i dump.rdb -t 127.0.0.1:6380 -n 16        (crs-port style)",
 source as a replica (PSYNC), writes the snapshot to the target (RESTORE or command replay per \
 key, as `ferry restore` does), then applies the source's command stream as it comes, until \
 SIGINT or SIGTERM; then it finishes what is in flight and exits.\n\n\
-This first version takes a standalone source (a master or a replica) and any target; a \
+The source is a standalone server (master or replica), any node of a Redis Cluster (every \
+shard is replicated, from a healthy replica unless --source-prefer master), or the nodes \
+listed with --source-nodes (Codis or twemproxy backends). The stream is read at network speed \
+and queued in memory, then on disk in --work-dir, so a slow target never makes the source \
+drop Ferry. A broken connection is resumed where it stopped (PSYNC <replid> <offset>); when \
+the source cannot continue, Ferry stops, or takes a new copy with --on-break full-resync. A \
 command the target cannot take as it is (keys in several cluster slots) is reported with its \
-keys, never dropped silently. It does not yet resume after a broken connection, spool the \
-stream to disk, or serve a status endpoint.\n\n\
-Example:\n  ferry sync --source redis://10.0.0.4:6379 --target redis://10.0.0.9:7000",
+keys, never dropped silently.\n\n\
+Phases: connecting, full-sync, incremental, caught-up (everything the source had at its last \
+reading is confirmed by the target). --status-addr serves GET /status (JSON) and GET /metrics \
+(Prometheus).\n\n\
+Examples:\n  ferry sync --source redis://10.0.0.4:6379 --target redis://10.0.0.9:7000\n  \
+ferry sync --source 10.0.0.4:7000 --target 10.0.1.4:7000 --status-addr 127.0.0.1:9121\n  \
+ferry sync --source-nodes 10.0.0.4:6379,10.0.0.5:6379 --source 10.0.0.4:6379 --target 10.0.1.9:22121 --target-kind proxy",
         after_help = SYNC_EXIT_CODES_HELP
     )]
     Sync(SyncArgs),
@@ -83,9 +92,10 @@ Example:\n  ferry sync --source redis://10.0.0.4:6379 --target redis://10.0.0.9:
 
 const SYNC_EXIT_CODES_HELP: &str = "\
 Exit status:
-  0  stopped by SIGINT/SIGTERM after everything received was applied
+  0  stopped by SIGINT/SIGTERM; every command sent to the target was confirmed
+     (the summary gives the replication offset reached on each shard)
   1  something was not applied (named on stderr), the source or the target
-     failed, or a check failed
+     failed, a connection could not be resumed, or a check failed
   2  usage error";
 
 /// Arguments of `ferry sync`.
@@ -133,6 +143,71 @@ pub struct SyncArgs {
     /// Seconds between status lines on stderr.
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub status_interval: u64,
+
+    /// Replicate from these nodes, one shard each (Codis or twemproxy
+    /// backends), instead of discovering them from --source. Comma-separated
+    /// or repeated.
+    #[arg(long, value_name = "HOST:PORT", value_delimiter = ',')]
+    pub source_nodes: Vec<String>,
+
+    /// On a source cluster, replicate each shard from a healthy replica
+    /// (leaves the masters' work alone) or from its master.
+    #[arg(long, value_enum, default_value_t = SourcePrefer::Replica)]
+    pub source_prefer: SourcePrefer,
+
+    /// When a broken connection cannot be continued (the source's backlog
+    /// no longer holds the offset, or it broke during the snapshot): stop,
+    /// or take a new full copy (keys deleted on the source meanwhile may
+    /// remain on the target; `ferry verify` finds them).
+    #[arg(long, value_enum, default_value_t = OnBreakArg::Fail)]
+    pub on_break: OnBreakArg,
+
+    /// Seconds to keep trying to reconnect to a source before stopping.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub reconnect_timeout: u64,
+
+    /// Folder for the spool: the part of the stream the target has not yet
+    /// taken, beyond --spool-memory-mb (default: the system's temp folder).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Megabytes of the stream kept in memory before spooling to disk.
+    #[arg(long, value_name = "MB", default_value_t = 64)]
+    pub spool_memory_mb: u64,
+
+    /// Megabytes the spool may use on disk; when full, Ferry reads the
+    /// source more slowly (the source then buffers, up to its
+    /// client-output-buffer-limit).
+    #[arg(long, value_name = "MB", default_value_t = 4096)]
+    pub spool_disk_mb: u64,
+
+    /// Serve GET /status (JSON) and GET /metrics (Prometheus) here, e.g.
+    /// 127.0.0.1:9121.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub status_addr: Option<std::net::SocketAddr>,
+
+    /// Progress display during the full copy: a bar on a terminal, log
+    /// lines otherwise.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+}
+
+/// Which node of a source cluster's shard to replicate from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourcePrefer {
+    /// A healthy replica when the shard has one.
+    Replica,
+    /// Always the master.
+    Master,
+}
+
+/// What to do when the source cannot continue a broken connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnBreakArg {
+    /// Stop with a message.
+    Fail,
+    /// Take a new full copy.
+    FullResync,
 }
 
 const RESTORE_EXIT_CODES_HELP: &str = "\

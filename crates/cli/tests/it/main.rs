@@ -14,5 +14,8 @@ mod roundtrip;
 mod spill;
 mod support;
 mod sync;
+mod sync_resume;
+mod sync_support;
+mod sync_topologies;
 mod versions;
 mod writers;

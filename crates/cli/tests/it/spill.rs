@@ -327,6 +327,7 @@ fn a_string_of_64_mib_is_written_in_bounded_memory() {
     let out = child.wait_with_output().unwrap();
     assert_ok(&out);
     assert!(got == line, "output differs");
-    // Holding the value and its line would take over 130 MiB.
-    assert!(peak < 32 << 20, "peak RSS {} MiB", peak >> 20);
+    // Holding the value and its line would take over 130 MiB; the rest is
+    // the debug binary's own pages, which grow with the code.
+    assert!(peak < 40 << 20, "peak RSS {} MiB", peak >> 20);
 }

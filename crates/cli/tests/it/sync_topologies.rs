@@ -1,0 +1,1 @@
+//! `ferry sync` between topologies and versions: cluster sources, Redis 6.2, 7.0, Valkey 9.
