@@ -75,7 +75,8 @@ fn write_of(db: u64, key: Option<&[u8]>, command: Command) -> Write {
         command,
         mode: WriteMode::Commands,
         expect: Expect::Success,
-        last_of_key: true,
+        // Stream writes are counted as commands, not as keys written.
+        last_of_key: false,
     }
 }
 
