@@ -88,6 +88,22 @@ ferry sync --source-nodes 10.0.0.4:6379,10.0.0.5:6379 --source 10.0.0.4:6379 --t
         after_help = SYNC_EXIT_CODES_HELP
     )]
     Sync(SyncArgs),
+    /// Check a source and a target before a migration: every check passes,
+    /// alarms or fails, with what to do.
+    #[command(
+        long_about = "Check a source and a target before a migration, against the live servers: \
+connectivity and credentials of every node, the right to replicate, versions (and types the \
+target cannot hold: streams before 5.0, functions before 7.0, hash field TTLs before 7.4), \
+databases (a cluster has only db 0), an empty target, the target's maxmemory against the \
+source's used memory, big keys against the source's replica output buffer limit, a master \
+whose replicas could be synced from instead, multi-key commands that a cluster target needs \
+in one slot, and modules.\n\n\
+Each line gives the check's id, its level (pass, alarm, fail) and what to do.\n\n\
+Examples:\n  ferry check --source 10.0.0.4:6379 --target 10.0.1.9:7000\n  \
+ferry check --source 10.0.0.4:6379 --target 10.0.1.9:6379 --format json",
+        after_help = "Exit status:\n  0  nothing failed (alarms allowed)\n  1  a check failed\n  2  usage error"
+    )]
+    Check(CheckArgs),
 }
 
 const SYNC_EXIT_CODES_HELP: &str = "\
@@ -425,4 +441,60 @@ pub enum Format {
     /// ("...", with \n, \xHH ... escapes) unless it is printable ASCII not starting
     /// with a double quote. Reads no values, so it is fast.
     Keys,
+}
+
+/// Arguments of `ferry check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The source: `redis://[user:password@]host:port`, or `host:port`; a
+    /// cluster node stands for the whole cluster.
+    #[arg(short = 's', long, value_name = "URL")]
+    pub source: String,
+
+    /// Read the source's password from the first line of this file (else
+    /// $FERRY_SOURCE_PASSWORD, else the URL).
+    #[arg(long, value_name = "FILE")]
+    pub source_password_file: Option<PathBuf>,
+
+    /// The target: `redis://[user:password@]host:port[/db]`, or `host:port`.
+    #[arg(short = 't', long, value_name = "URL")]
+    pub target: String,
+
+    /// Read the target's password from the first line of this file (else
+    /// $FERRY_TARGET_PASSWORD, else the URL).
+    #[arg(long, value_name = "FILE")]
+    pub target_password_file: Option<PathBuf>,
+
+    /// The source nodes, one shard each (Codis or twemproxy backends).
+    #[arg(long, value_name = "HOST:PORT", value_delimiter = ',')]
+    pub source_nodes: Vec<String>,
+
+    /// On a source cluster, the node of each shard the sync would use.
+    #[arg(long, value_enum, default_value_t = SourcePrefer::Replica)]
+    pub source_prefer: SourcePrefer,
+
+    /// The database map the migration will use (SRC:DST). Repeatable.
+    #[arg(long = "db-map", value_name = "SRC:DST")]
+    pub db_map: Vec<String>,
+
+    /// What the migration will do with keys that exist on the target.
+    #[arg(long, value_enum, default_value_t = OnConflict::Fail)]
+    pub on_conflict: OnConflict,
+
+    /// Keys of the source sampled for big keys (SCAN + MEMORY USAGE).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub sample_keys: u64,
+
+    /// Output: text lines, or JSON lines for machines.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+/// How `ferry check` prints its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// One line per check.
+    Text,
+    /// One JSON object per check: id, level, message.
+    Json,
 }

@@ -165,6 +165,57 @@ impl Conn {
     }
 }
 
+/// A connection for requests of one's own (checks, verification):
+/// connected and authenticated like the sink's, one request or one pipelined
+/// batch at a time.
+#[derive(Debug)]
+pub struct Client(Conn);
+
+impl Client {
+    /// Connects to `addr` and authenticates.
+    ///
+    /// # Errors
+    /// The server cannot be reached in time or refuses the credentials.
+    pub async fn open(addr: &str, credentials: &Credentials) -> Result<Client, Error> {
+        Conn::open(addr, credentials).await.map(Client)
+    }
+
+    /// `host:port`.
+    pub fn addr(&self) -> &str {
+        &self.0.addr
+    }
+
+    /// Sends `cmd` and returns its reply; an error reply is a frame.
+    ///
+    /// # Errors
+    /// The connection broke, timed out, or the reply is not RESP.
+    pub async fn request(&mut self, cmd: &Command) -> Result<Frame, Error> {
+        self.0.request(cmd).await
+    }
+
+    /// Sends every command in one write and returns their replies, in order;
+    /// error replies are frames.
+    ///
+    /// # Errors
+    /// As [`Client::request`].
+    pub async fn pipeline(&mut self, cmds: &[Command]) -> Result<Vec<Frame>, Error> {
+        let mut out = BytesMut::with_capacity(cmds.iter().map(Command::encoded_len).sum());
+        for cmd in cmds {
+            cmd.encode(&mut out);
+        }
+        self.0
+            .stream
+            .write_all(&out)
+            .await
+            .map_err(|e| Error::io(&self.0.addr, e))?;
+        let mut replies = Vec::with_capacity(cmds.len());
+        for _ in cmds {
+            replies.push(self.0.read_frame().await?);
+        }
+        Ok(replies)
+    }
+}
+
 /// The text of a bulk or simple string reply.
 pub(crate) fn text(frame: &Frame) -> Option<String> {
     match frame {

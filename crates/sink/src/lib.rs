@@ -69,7 +69,7 @@ mod sink;
 mod slot;
 mod write;
 
-pub use conn::{Credentials, info_field, keyspace, query};
+pub use conn::{Client, Credentials, info_field, keyspace, query};
 pub use error::{Error, Failure, ReplyError};
 pub use keys::{KeyTable, KeysError};
 pub use pipe::{MAX_FAILURES_KEPT, Report};

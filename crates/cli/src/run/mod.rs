@@ -1,5 +1,6 @@
 //! The subcommands, one module each.
 
+pub mod check;
 pub mod common;
 pub mod dump;
 pub mod restore;
@@ -17,5 +18,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Dump(args) => dump::run(&args),
         Command::Restore(args) => restore::run(&args),
         Command::Sync(args) => sync::run(&args),
+        Command::Check(args) => check::run(&args),
     }
 }

@@ -3,6 +3,7 @@
 //! the RDB corpus, and round trips through real `redis-server`s.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod check;
 mod cli;
 mod corpus;
 mod glob;
