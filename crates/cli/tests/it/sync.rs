@@ -7,9 +7,20 @@ use ferry_testkit::dataset::{fill_varied, snapshot};
 use ferry_testkit::{RedisCluster, RedisServer};
 use std::time::{Duration, Instant};
 
+/// A source that starts its snapshot at once: with Redis 7.0's default 5 s
+/// diskless delay, a short writer would only ever fill the snapshot and the
+/// command stream would go untested.
+fn streaming_source() -> RedisServer {
+    RedisServer::builder()
+        .arg("--repl-diskless-sync-delay")
+        .arg("0")
+        .start()
+        .unwrap()
+}
+
 #[test]
 fn sync_copies_a_source_written_during_the_copy_into_standalone() {
-    let source = RedisServer::start().unwrap();
+    let source = streaming_source();
     fill_varied(&mut source.connect().unwrap(), 60).unwrap();
     let target = RedisServer::start().unwrap();
     let sync = Running::start(&["--source", &source.addr(), "--target", &target.addr()]);
@@ -36,7 +47,7 @@ fn sync_copies_a_source_written_during_the_copy_into_standalone() {
 
 #[test]
 fn sync_copies_a_source_written_during_the_copy_into_a_cluster() {
-    let source = RedisServer::start().unwrap();
+    let source = streaming_source();
     // Database 0 only: a cluster has no other.
     {
         let mut c = source.connect().unwrap();

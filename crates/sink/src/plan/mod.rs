@@ -422,6 +422,16 @@ impl Planner {
                 let module = aux.module.name();
                 self.note(None, NoteKind::ModuleAux { module });
             }
+            // Redis before 7.0 puts its script cache in the snapshot: load
+            // the scripts, so EVALSHA keeps working on the target.
+            Item::Aux { key, value } if &key[..] == b"lua" => out.push(Write {
+                db: 0,
+                key: None,
+                command: ferry_resp::Command::new("SCRIPT").arg("LOAD").arg(value),
+                mode: WriteMode::Commands,
+                expect: Expect::Success,
+                last_of_key: false,
+            }),
             Item::Aux { .. }
             | Item::SelectDb(_)
             | Item::ResizeDb { .. }
