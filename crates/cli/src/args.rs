@@ -104,6 +104,29 @@ ferry check --source 10.0.0.4:6379 --target 10.0.1.9:6379 --format json",
         after_help = "Exit status:\n  0  nothing failed (alarms allowed)\n  1  a check failed\n  2  usage error"
     )]
     Check(CheckArgs),
+    /// Compare every key of a source with a target: missing, extra and
+    /// different keys.
+    #[command(
+        long_about = "Compare every key of a source with a target, after a restore or while a \
+sync runs: each source key's type, value and expire time (within --ttl-tolerance), and every \
+target key that the source does not have. Either side is a standalone server or a Redis Cluster \
+(given by any node).\n\n\
+Keys that differ are compared again after --interval, up to --rounds times, so that keys a \
+running sync is still changing are not reported; only keys that still differ at the end are. \
+Values are read in bounded pieces: a big string, list, sorted set or stream in windows, a big \
+hash or set by scanning the source and looking its elements up on the target; scores are \
+compared as numbers. Consumer groups of streams, hash field expire times and module values \
+are not compared (module keys by type only).\n\n\
+The summary (stdout) counts keys per database: compared, missing (on the source only), extra \
+(on the target only), different by type, value or ttl, and lists the first differences; \
+--report FILE has them all, one JSON object per line. Progress goes to stderr.\n\n\
+Examples:\n  ferry verify --source 10.0.0.4:6379 --target 10.0.1.9:7000\n  \
+ferry verify -s 10.0.0.4:6379 -t 10.0.1.9:6379 --mode quick --rate 20000\n  \
+ferry verify -s 10.0.0.4:6379 -t 10.0.1.9:6379 --sample 10000 --report diff.jsonl\n  \
+FERRY_SOURCE_PASSWORD=s FERRY_TARGET_PASSWORD=t ferry verify -s 10.0.0.4:6379 -t 10.0.1.9:6379 --db-map 1:0 --format json",
+        after_help = VERIFY_EXIT_CODES_HELP
+    )]
+    Verify(VerifyArgs),
 }
 
 const SYNC_EXIT_CODES_HELP: &str = "\
@@ -496,5 +519,106 @@ pub enum CheckFormat {
     /// One line per check.
     Text,
     /// One JSON object per check: id, level, message.
+    Json,
+}
+
+const VERIFY_EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  no key differs
+  1  some keys differ (listed), or a server could not be read (named on stderr)
+  2  usage error";
+
+/// Arguments of `ferry verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The source: `redis://[user:password@]host:port[/db]`, or `host:port`;
+    /// a cluster node stands for the whole cluster. With /db, only that
+    /// database is compared.
+    #[arg(short = 's', long, value_name = "URL")]
+    pub source: String,
+
+    /// Read the source's password from the first line of this file (else
+    /// $FERRY_SOURCE_PASSWORD, else the URL).
+    #[arg(long, value_name = "FILE")]
+    pub source_password_file: Option<PathBuf>,
+
+    /// The target: `redis://[user:password@]host:port[/db]`, or `host:port`.
+    /// With /db, source databases not in --db-map are compared with that one.
+    #[arg(short = 't', long, value_name = "URL")]
+    pub target: String,
+
+    /// Read the target's password from the first line of this file (else
+    /// $FERRY_TARGET_PASSWORD, else the URL).
+    #[arg(long, value_name = "FILE")]
+    pub target_password_file: Option<PathBuf>,
+
+    /// What to compare: types, values and expire times, or only types and
+    /// lengths (faster).
+    #[arg(long, value_enum, default_value_t = VerifyModeArg::Full)]
+    pub mode: VerifyModeArg,
+
+    /// Expire times this far apart are equal.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub ttl_tolerance: f64,
+
+    /// Compare about N random keys of the source (RANDOMKEY), and look N
+    /// random target keys up on the source, instead of every key.
+    #[arg(long, value_name = "N")]
+    pub sample: Option<u64>,
+
+    /// Send at most OPS commands per second to each server.
+    #[arg(long, value_name = "OPS")]
+    pub rate: Option<u64>,
+
+    /// Compare keys that differ again, up to this many rounds in all.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub rounds: u32,
+
+    /// Seconds between rounds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub interval: f64,
+
+    /// Source database SRC was copied into target database DST. Repeatable.
+    #[arg(long = "db-map", value_name = "SRC:DST")]
+    pub db_map: Vec<String>,
+
+    /// Only keys matching this Redis glob pattern (as SCAN MATCH takes it).
+    #[arg(short = 'k', long, value_name = "GLOB")]
+    pub key_pattern: Option<OsString>,
+
+    /// Write every difference to FILE, one JSON object per line: db,
+    /// target_db, key (a string, or {"base64": ...} when not UTF-8), reason
+    /// (missing, extra, type, value, ttl), detail.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// The summary on stdout: text, or one JSON object.
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
+    pub format: VerifyFormat,
+
+    /// Differences listed in the summary.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub show: usize,
+
+    /// Batches of keys compared at once.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 4)]
+    pub parallel: usize,
+}
+
+/// What `ferry verify` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyModeArg {
+    /// Types, values and expire times.
+    Full,
+    /// Types and lengths (STRLEN, LLEN, SCARD, ZCARD, HLEN, XLEN).
+    Quick,
+}
+
+/// How `ferry verify` prints its summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object.
     Json,
 }

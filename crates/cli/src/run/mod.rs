@@ -5,6 +5,7 @@ pub mod common;
 pub mod dump;
 pub mod restore;
 pub mod sync;
+pub mod verify;
 
 use crate::args::{Cli, Command};
 use crate::error::CliError;
@@ -19,5 +20,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Restore(args) => restore::run(&args),
         Command::Sync(args) => sync::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Verify(args) => verify::run(&args),
     }
 }

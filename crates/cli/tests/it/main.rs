@@ -18,5 +18,6 @@ mod sync;
 mod sync_resume;
 mod sync_support;
 mod sync_topologies;
+mod verify;
 mod versions;
 mod writers;
