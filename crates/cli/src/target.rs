@@ -6,6 +6,8 @@ use std::path::Path;
 
 /// Environment variable holding the target's password.
 pub const TARGET_PASSWORD_ENV: &str = "FERRY_TARGET_PASSWORD";
+/// Environment variable holding the source's password.
+pub const SOURCE_PASSWORD_ENV: &str = "FERRY_SOURCE_PASSWORD";
 
 /// A parsed target address.
 #[derive(Clone, PartialEq, Eq)]
@@ -169,6 +171,21 @@ pub fn resolve_password(
         return Ok(Some(value));
     }
     Ok(url.password.clone().or_else(|| flag.map(str::to_owned)))
+}
+
+/// Parses `text` and finds its password: from `password_file` (first
+/// line), else the environment variable `env`, else the URL.
+///
+/// # Errors
+/// The URL is malformed or the file cannot be read.
+pub fn parse_with_password(
+    text: &str,
+    password_file: Option<&Path>,
+    env: &str,
+) -> Result<(TargetUrl, Option<String>), String> {
+    let url = TargetUrl::parse(text)?;
+    let password = resolve_password(&url, password_file, std::env::var(env).ok(), None)?;
+    Ok((url, password))
 }
 
 #[cfg(test)]

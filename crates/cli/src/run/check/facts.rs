@@ -1,8 +1,8 @@
 //! What the checks need to know about one node, read from it.
 
-use crate::run::sync::source::{SOURCE_TIMEOUT, SourceAuth};
+use crate::run::sync::source::SourceAuth;
 use ferry_resp::{Command, Frame};
-use ferry_sink::{Client, Credentials, info_field, keyspace};
+use ferry_sink::{Client, info_field, keyspace};
 
 /// Keys whose size `MEMORY USAGE` is asked for in one round trip.
 const SAMPLE_BATCH: usize = 500;
@@ -82,12 +82,7 @@ async fn read(
     source: bool,
     sample_keys: u64,
 ) -> Result<(), ferry_sink::Error> {
-    let credentials = Credentials {
-        user: auth.user.clone(),
-        password: auth.password.clone(),
-        connect_timeout: SOURCE_TIMEOUT,
-        io_timeout: SOURCE_TIMEOUT,
-    };
+    let credentials = auth.credentials();
     let mut client = Client::open(&facts.addr, &credentials).await?;
     let info = text(&client.request(&Command::new("INFO").arg("all")).await?);
     if let Some(caps) = ferry_sink::TargetCaps::from_info(&info) {
@@ -197,10 +192,9 @@ async fn sample(
         {
             continue;
         }
+        // No SCAN TYPE before 6.0: the sample below asks TYPE instead.
         if scan_type && !facts.streams {
             facts.streams = scan_finds_type(client, "stream").await?;
-        } else if !scan_type && facts.version.is_some_and(|v| v >= (5, 0, 0)) {
-            // No SCAN TYPE before 6.0: the sample below asks TYPE.
         }
         let mut cursor = b"0".to_vec();
         loop {

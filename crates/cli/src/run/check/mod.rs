@@ -14,9 +14,8 @@ use crate::args::{CheckArgs, CheckFormat, SourcePrefer};
 use crate::error::CliError;
 use crate::output::json::write_str;
 use crate::run::common::DbMap;
-use crate::run::sync::SOURCE_PASSWORD_ENV;
 use crate::run::sync::source::{self, Prefer, SourceAuth};
-use crate::target::{TARGET_PASSWORD_ENV, TargetUrl, resolve_password};
+use crate::target::{SOURCE_PASSWORD_ENV, TARGET_PASSWORD_ENV, parse_with_password};
 use std::io::Write as _;
 
 /// Runs `ferry check`.
@@ -25,20 +24,16 @@ use std::io::Write as _;
 /// Bad arguments; [`CliError::Check`] when a check fails (after printing
 /// every finding).
 pub fn run(args: &CheckArgs) -> Result<(), CliError> {
-    let source = TargetUrl::parse(&args.source).map_err(CliError::Usage)?;
-    let source_password = resolve_password(
-        &source,
+    let (source, source_password) = parse_with_password(
+        &args.source,
         args.source_password_file.as_deref(),
-        std::env::var(SOURCE_PASSWORD_ENV).ok(),
-        None,
+        SOURCE_PASSWORD_ENV,
     )
     .map_err(CliError::Usage)?;
-    let target = TargetUrl::parse(&args.target).map_err(CliError::Usage)?;
-    let target_password = resolve_password(
-        &target,
+    let (target, target_password) = parse_with_password(
+        &args.target,
         args.target_password_file.as_deref(),
-        std::env::var(TARGET_PASSWORD_ENV).ok(),
-        None,
+        TARGET_PASSWORD_ENV,
     )
     .map_err(CliError::Usage)?;
     let db_map = DbMap::new(&args.db_map, target.db)?;

@@ -23,7 +23,7 @@ use crate::run::common::{
     ConflictGuard, DbMap, FAILURES_SHOWN, conflict, connect_target, now_ms, plan_mode,
     print_failures, require_empty, say,
 };
-use crate::target::{TARGET_PASSWORD_ENV, TargetUrl, resolve_password};
+use crate::target::{SOURCE_PASSWORD_ENV, TARGET_PASSWORD_ENV, TargetUrl, parse_with_password};
 use apply::{Apply, Rules, StreamState};
 use bytes::BytesMut;
 use ferry_rdb::Config as RdbConfig;
@@ -44,8 +44,6 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
-/// Environment variable holding the source's password.
-pub const SOURCE_PASSWORD_ENV: &str = "FERRY_SOURCE_PASSWORD";
 /// How often the applier confirms offsets and publishes the status.
 const TICK: Duration = Duration::from_millis(10);
 /// How often the status is published.
@@ -59,23 +57,19 @@ const STATUS_ERRORS_KEPT: usize = 20;
 /// Bad arguments, an unreachable or refusing source or target, a failed
 /// check, or commands that could not be applied.
 pub fn run(args: &SyncArgs) -> Result<(), CliError> {
-    let source = TargetUrl::parse(&args.source).map_err(CliError::Usage)?;
-    let source_password = resolve_password(
-        &source,
+    let (source, source_password) = parse_with_password(
+        &args.source,
         args.source_password_file.as_deref(),
-        std::env::var(SOURCE_PASSWORD_ENV).ok(),
-        None,
+        SOURCE_PASSWORD_ENV,
     )
     .map_err(CliError::Usage)?;
     for node in &args.source_nodes {
         TargetUrl::parse(node).map_err(|e| CliError::Usage(format!("--source-nodes: {e}")))?;
     }
-    let target = TargetUrl::parse(&args.target).map_err(CliError::Usage)?;
-    let target_password = resolve_password(
-        &target,
+    let (target, target_password) = parse_with_password(
+        &args.target,
         args.target_password_file.as_deref(),
-        std::env::var(TARGET_PASSWORD_ENV).ok(),
-        None,
+        TARGET_PASSWORD_ENV,
     )
     .map_err(CliError::Usage)?;
     let db_map = DbMap::new(&args.db_map, target.db)?;

@@ -409,6 +409,9 @@ pub async fn poll_source_offset(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
+        // A connection per reading: a kept one would be one more client on
+        // the source (and through any proxy in between) for two requests a
+        // second.
         let Ok(text) = info(&state.node.addr, &auth, "replication").await else {
             continue;
         };

@@ -49,7 +49,8 @@ pub struct SourceAuth {
 }
 
 impl SourceAuth {
-    fn credentials(&self) -> Credentials {
+    /// As the sink's connections take them, with the source's timeouts.
+    pub fn credentials(&self) -> Credentials {
         Credentials {
             user: self.user.clone(),
             password: self.password.clone(),

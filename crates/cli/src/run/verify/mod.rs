@@ -34,8 +34,7 @@ mod work;
 use crate::args::{VerifyArgs, VerifyFormat, VerifyModeArg};
 use crate::error::CliError;
 use crate::run::common::{DbMap, say};
-use crate::run::sync::SOURCE_PASSWORD_ENV;
-use crate::target::{TARGET_PASSWORD_ENV, TargetUrl, resolve_password};
+use crate::target::{SOURCE_PASSWORD_ENV, TARGET_PASSWORD_ENV, TargetUrl, parse_with_password};
 use bytes::Bytes;
 use compare::Mode;
 use feed::Feed;
@@ -71,24 +70,18 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bad arguments ([`CliError::Usage`]), a server that cannot be reached or
 /// fails, or keys that differ ([`CliError::Incomplete`]).
 pub fn run(args: &VerifyArgs) -> Result<(), CliError> {
-    let source =
-        TargetUrl::parse(&args.source).map_err(|e| CliError::Usage(format!("--source: {e}")))?;
-    let source_password = resolve_password(
-        &source,
+    let (source, source_password) = parse_with_password(
+        &args.source,
         args.source_password_file.as_deref(),
-        std::env::var(SOURCE_PASSWORD_ENV).ok(),
-        None,
+        SOURCE_PASSWORD_ENV,
     )
-    .map_err(CliError::Usage)?;
-    let target =
-        TargetUrl::parse(&args.target).map_err(|e| CliError::Usage(format!("--target: {e}")))?;
-    let target_password = resolve_password(
-        &target,
+    .map_err(|e| CliError::Usage(format!("--source: {e}")))?;
+    let (target, target_password) = parse_with_password(
+        &args.target,
         args.target_password_file.as_deref(),
-        std::env::var(TARGET_PASSWORD_ENV).ok(),
-        None,
+        TARGET_PASSWORD_ENV,
     )
-    .map_err(CliError::Usage)?;
+    .map_err(|e| CliError::Usage(format!("--target: {e}")))?;
     let db_map = DbMap::new(&args.db_map, target.db)?;
     if args.rounds == 0 {
         return Err(CliError::Usage("--rounds must be at least 1".into()));
