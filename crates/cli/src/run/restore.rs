@@ -7,19 +7,20 @@
 //! [`Sink`]. Memory is bounded by the channel, the planner's per-key limit
 //! and the sink's in-flight budget, not by the file.
 
-use crate::args::{Progress, RestoreArgs};
+use crate::args::{Progress, RestoreArgs, TargetKindArg};
 use crate::error::CliError;
 use crate::glob::Glob;
+use crate::run::check;
 use crate::run::common::{
     ConflictGuard, DbMap, conflict, connect_target, now_ms, plan_mode, print_failures,
     require_empty, say,
 };
+use crate::run::sync::source::SourceAuth;
 use crate::target::{TARGET_PASSWORD_ENV, TargetUrl, resolve_password};
 use ferry_rdb::{Config, Item, ReadError, Reader};
 use ferry_sink::plan::{Mode, Options, Summary};
 use ferry_sink::replay::Note;
-use ferry_sink::{Planner, Report, TargetKind, Write};
-use std::collections::BTreeSet;
+use ferry_sink::{Planner, Report, Write};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write as _};
 use std::path::Path;
@@ -112,6 +113,7 @@ pub fn run(args: &RestoreArgs) -> Result<(), CliError> {
     )
     .map_err(CliError::Usage)?;
     let db_map = DbMap::new(&args.db_map, url.db)?;
+    check::validate_skips(&args.skip_check)?;
     if args.parallel == 0 {
         return Err(CliError::Usage("--parallel must be at least 1".into()));
     }
@@ -130,31 +132,6 @@ fn open(path: &Path) -> Result<File, CliError> {
     })
 }
 
-/// The databases that hold keys in the file (a pass that skips values).
-fn databases_in(path: &Path, verify_checksum: bool) -> Result<BTreeSet<u64>, CliError> {
-    let config = Config {
-        skip_values: true,
-        verify_checksum,
-        ..Config::default()
-    };
-    let mut dbs = BTreeSet::new();
-    for item in Reader::with_config(io::BufReader::new(open(path)?), config) {
-        match item {
-            Ok(Item::Key(header)) => {
-                dbs.insert(header.db);
-            }
-            Ok(_) => {}
-            Err(source) => {
-                return Err(CliError::Read {
-                    input: path.display().to_string(),
-                    source,
-                });
-            }
-        }
-    }
-    Ok(dbs)
-}
-
 async fn restore(
     args: &RestoreArgs,
     path: &Path,
@@ -163,15 +140,33 @@ async fn restore(
     db_map: &DbMap,
 ) -> Result<(), CliError> {
     let file_len = open(path)?.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut sink = connect_target(url, password, args.target_kind, args.parallel).await?;
-    let kind = sink.kind();
-
-    // Checks before anything is written.
-    if kind != TargetKind::Standalone {
-        let dbs = databases_in(path, !args.no_verify_checksum)?;
-        db_map.check_db0(dbs, kind, "the file", ", or select keys with --key-pattern")?;
+    // The checks of `ferry check --source-file`, before anything else.
+    let target_auth = SourceAuth {
+        user: url.user.clone(),
+        password: password.clone(),
+    };
+    let plan = check::Plan {
+        source: check::SourceSpec::File {
+            path,
+            verify_checksum: !args.no_verify_checksum,
+        },
+        target: url.addr(),
+        target_auth: &target_auth,
+        target_proxy: args.target_kind == TargetKindArg::Proxy,
+        db_map,
+        on_conflict: args.on_conflict,
+    };
+    let mut skips = args.skip_check.clone();
+    // Leaving out what the target cannot hold was asked for: it is
+    // reported key by key, not refused up front.
+    if args.skip_unsupported {
+        skips.push("target.version".into());
     }
-    require_empty(&sink, args.on_conflict).await?;
+    check::preflight(&plan, &skips).await?;
+    let mut sink = connect_target(url, password, args.target_kind, args.parallel).await?;
+    if !check::skipped(&skips, "target.empty") {
+        require_empty(&sink, args.on_conflict).await?;
+    }
     let (mode, caps) = plan_mode(&sink, args.mode)?;
     let mut options = Options::new(caps, now_ms());
     options.mode = mode;

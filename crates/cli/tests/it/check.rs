@@ -2,7 +2,7 @@
 //! then cleared.
 
 use crate::support::{code, ferry};
-use ferry_testkit::{RedisCluster, RedisServer, ServerKind};
+use ferry_testkit::{RedisCluster, RedisServer, ServerKind, redis_stack_module};
 use serde_json::Value;
 
 /// Runs `ferry check` with JSON output: exit code and findings by id (the
@@ -197,4 +197,93 @@ fn hash_field_ttls_of_redis_7_4_fail_into_7_0_and_valkey_into_6_2_alarms() {
     let (status, found) = check(&valkey.addr(), &old.addr(), &[]);
     assert_eq!(status, 0, "{found:?}");
     assert_eq!(level(&found, "target.version"), "alarm");
+}
+
+/// Redis Stack's server with RedisJSON loaded.
+fn redis_stack_with_json() -> RedisServer {
+    let module = redis_stack_module("rejson.so").unwrap();
+    RedisServer::builder()
+        .version(ServerKind::Redis74)
+        .arg("--loadmodule")
+        .arg(module.to_str().unwrap())
+        .start()
+        .unwrap()
+}
+
+/// `ferry check --source-file FILE --target URL`, JSON output.
+fn check_file(file: &std::path::Path, target: &str) -> (i32, Vec<Value>) {
+    let out = ferry()
+        .args(["check", "--source-file"])
+        .arg(file)
+        .args(["--target", target, "--format", "json"])
+        .env_remove("FERRY_TARGET_PASSWORD")
+        .output()
+        .unwrap();
+    let findings = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (code(&out), findings)
+}
+
+#[test]
+fn redis_json_keys_fail_into_a_target_without_the_module_live_and_from_a_file() {
+    let source = redis_stack_with_json();
+    source
+        .cmd(&["JSON.SET", "doc", "$", r#"{"a":[1,2,3]}"#])
+        .unwrap();
+    source.cmd(&["SET", "big", &"x".repeat(300_000)]).unwrap();
+    let plain = RedisServer::start().unwrap();
+    let (status, found) = check(&source.addr(), &plain.addr(), &[]);
+    assert_eq!(status, 1, "{found:?}");
+    assert_eq!(level(&found, "modules"), "fail");
+    assert!(message(&found, "modules").contains("ReJSON"), "{found:?}");
+
+    // The same from the file: the module is known by its type, and the
+    // biggest key exactly.
+    let rdb = source.save_rdb().unwrap();
+    let (status, found) = check_file(&rdb, &plain.addr());
+    assert_eq!(status, 1, "{found:?}");
+    assert_eq!(level(&found, "modules"), "fail");
+    assert!(message(&found, "modules").contains("ReJSON"), "{found:?}");
+    assert_eq!(level(&found, "source.file"), "pass");
+    assert!(
+        message(&found, "source.file").contains("2 keys"),
+        "{found:?}"
+    );
+    assert!(
+        message(&found, "source.big-keys").contains("\"big\""),
+        "{found:?}"
+    );
+    assert_eq!(level(&found, "target.version"), "alarm");
+    assert!(found.iter().all(|f| f["id"] != "source.replication-right"));
+
+    // A target with the module clears it, both ways.
+    let stack = redis_stack_with_json();
+    let (status, found) = check(&source.addr(), &stack.addr(), &[]);
+    assert_eq!(status, 0, "{found:?}");
+    assert_eq!(level(&found, "modules"), "pass");
+    let (status, found) = check_file(&rdb, &stack.addr());
+    assert_eq!(status, 0, "{found:?}");
+    assert_eq!(level(&found, "modules"), "pass");
+}
+
+#[test]
+fn a_damaged_source_file_fails_with_where() {
+    let source = RedisServer::start().unwrap();
+    source.cmd(&["SET", "k", "v"]).unwrap();
+    let rdb = source.save_rdb().unwrap();
+    let bytes = std::fs::read(&rdb).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.rdb");
+    std::fs::write(&cut, &bytes[..bytes.len() - 12]).unwrap();
+    let target = RedisServer::start().unwrap();
+    let (status, found) = check_file(&cut, &target.addr());
+    assert_eq!(status, 1, "{found:?}");
+    assert_eq!(level(&found, "source.file"), "fail");
+    assert!(
+        message(&found, "source.file").contains("offset"),
+        "{found:?}"
+    );
 }

@@ -398,7 +398,15 @@ fn a_target_that_refuses_writes_names_the_keys_and_exits_1() {
     let (_source, rdb) = varied_source(47);
     let target = RedisServer::start().unwrap();
     target.cmd(&["CONFIG", "SET", "maxmemory", "1"]).unwrap();
+    // The check before the restore sees it first and writes nothing.
     let out = restore(&rdb, &target.addr(), &[]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("check: fail   target.memory"), "{err}");
+    assert!(err.contains("--skip-check"), "{err}");
+    assert!(!err.contains("not written"), "{err}");
+    // Told to go on, each refused key is named.
+    let out = restore(&rdb, &target.addr(), &["--skip-check", "target.memory"]);
     assert_eq!(code(&out), 1);
     let err = stderr(&out);
     assert!(err.contains("not written: db 0 key \""), "{err}");

@@ -93,7 +93,49 @@ fn sync_refuses_a_non_empty_target() {
         Running::start(&["--source", &source.addr(), "--target", &target.addr()]).exit();
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("already holds 1 key"), "{log}");
+    // The check of `ferry check` stopped it, and says how to go on.
+    assert!(log.contains("check: fail   target.empty"), "{log}");
+    assert!(log.contains("--skip-check"), "{log}");
     assert_eq!(target.cmd(&["DBSIZE"]).unwrap().as_int(), Some(1));
+
+    // Named, the failure is reported and the sync goes on: the target's own
+    // key stays beside the source's.
+    let sync = Running::start(&[
+        "--source",
+        &source.addr(),
+        "--target",
+        &target.addr(),
+        "--skip-check",
+        "target.empty",
+    ]);
+    sync.wait_caught_up(&[&source]);
+    assert_eq!(
+        target.cmd(&["GET", "a"]).unwrap().as_bytes(),
+        Some(&b"1"[..])
+    );
+    assert_eq!(target.cmd(&["DBSIZE"]).unwrap().as_int(), Some(2));
+    let (code, log) = sync.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("going on: --skip-check target.empty"), "{log}");
+}
+
+#[test]
+fn an_unknown_skip_check_is_a_usage_error() {
+    let out = crate::support::run(&[
+        "sync",
+        "--source",
+        "127.0.0.1:1",
+        "--target",
+        "127.0.0.1:2",
+        "--skip-check",
+        "target.emtpy",
+    ]);
+    assert_eq!(crate::support::code(&out), 2);
+    let err = crate::support::stderr(&out);
+    assert!(
+        err.contains("no such check") && err.contains("target.empty"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -112,4 +154,30 @@ fn a_flushall_on_the_source_stops_the_sync_without_allow_flush() {
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("--allow-flush"), "{log}");
     assert_eq!(target.cmd(&["GET", "a"]).unwrap().as_str(), Some("1"));
+}
+
+#[test]
+fn a_quiet_new_source_is_reported_caught_up() {
+    // A new master's offset stays 0 until it pings its replicas; with the
+    // ping once an hour, only a status that knows 0 is a reading reaches
+    // caught-up at all.
+    let source = RedisServer::builder()
+        .arg("--repl-diskless-sync-delay")
+        .arg("0")
+        .arg("--repl-ping-replica-period")
+        .arg("3600")
+        .start()
+        .unwrap();
+    source.cmd(&["SET", "k", "v"]).unwrap();
+    let target = RedisServer::start().unwrap();
+    let sync = Running::start(&["--source", &source.addr(), "--target", &target.addr()]);
+    let status = sync.wait_caught_up(&[&source]);
+    assert_eq!(status["lag_bytes"], 0, "{status}");
+    assert_eq!(status["shards"][0]["source_offset"], 0, "{status}");
+    assert_eq!(
+        target.cmd(&["GET", "k"]).unwrap().as_bytes(),
+        Some(&b"v"[..])
+    );
+    let (code, log) = sync.stop();
+    assert_eq!(code, Some(0), "{log}");
 }

@@ -311,6 +311,10 @@ fn a_slow_target_does_not_make_a_strict_source_drop_the_replica() {
     wait_for("the stream", &sync, || {
         sync.status().is_some_and(|s| s["phase"] == "caught-up")
     });
+    // One write through: the source streams to Ferry (after a diskless
+    // transfer it waits for an acknowledgement, and buffers meanwhile).
+    source.cmd(&["SET", "first", "1"]).unwrap();
+    sync.wait_caught_up(&[&source]);
     let mut spilled = 0;
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {

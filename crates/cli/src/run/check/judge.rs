@@ -77,7 +77,30 @@ pub struct Options<'a> {
     pub on_conflict: OnConflict,
     /// The source's ACL user, if any.
     pub source_user: Option<String>,
+    /// The source is an RDB file: nothing to connect or replicate from, and
+    /// its keys are known exactly.
+    pub source_file: bool,
+    /// The target is a proxy (twemproxy, Codis): database 0 only, and what
+    /// it does not answer is not held against it.
+    pub target_proxy: bool,
 }
+
+/// The ids of every check, for `--skip-check`.
+pub const CHECK_IDS: &[&str] = &[
+    "source.connect",
+    "source.file",
+    "target.connect",
+    "source.replication-right",
+    "source.version",
+    "target.version",
+    "databases",
+    "target.empty",
+    "target.memory",
+    "source.big-keys",
+    "source.replicas",
+    "cluster.multi-key",
+    "modules",
+];
 
 /// Multi-key commands that need their keys in one slot on a cluster.
 const MULTI_KEY_COMMANDS: &[&str] = &[
@@ -132,7 +155,26 @@ pub fn judge(sources: &[NodeFacts], targets: &[NodeFacts], options: &Options<'_>
             ));
         }
     };
-    unreachable(sources, "source.connect", "source", &mut out);
+    if options.source_file {
+        for n in sources {
+            match &n.error {
+                None => out.push(Finding::pass(
+                    "source.file",
+                    format!(
+                        "{} is a complete RDB file ({} keys)",
+                        n.addr,
+                        n.keyspace.iter().map(|(_, k)| k).sum::<u64>()
+                    ),
+                )),
+                Some(e) => out.push(Finding::fail(
+                    "source.file",
+                    format!("{} cannot be read: {e}", n.addr),
+                )),
+            }
+        }
+    } else {
+        unreachable(sources, "source.connect", "source", &mut out);
+    }
     unreachable(targets, "target.connect", "target", &mut out);
     let sources: Vec<&NodeFacts> = sources.iter().filter(|n| n.error.is_none()).collect();
     let targets: Vec<&NodeFacts> = targets.iter().filter(|n| n.error.is_none()).collect();
@@ -141,24 +183,8 @@ pub fn judge(sources: &[NodeFacts], targets: &[NodeFacts], options: &Options<'_>
     }
 
     // The right to replicate.
-    let refused: Vec<String> = sources
-        .iter()
-        .filter_map(|n| Some(format!("{}: {}", n.addr, n.replication_refused.as_ref()?)))
-        .collect();
-    if refused.is_empty() {
-        out.push(Finding::pass(
-            "source.replication-right",
-            "the source user may replicate (REPLCONF accepted)",
-        ));
-    } else {
-        let user = options.source_user.as_deref().unwrap_or("default");
-        out.push(Finding::fail(
-            "source.replication-right",
-            format!(
-                "the source refuses replication to user {user:?} ({}): grant it with ACL SETUSER {user} +psync +sync +replconf, or use another user",
-                refused.join("; ")
-            ),
-        ));
+    if !options.source_file {
+        replication_right(&sources, options, &mut out);
     }
 
     // Versions.
@@ -176,6 +202,7 @@ pub fn judge(sources: &[NodeFacts], targets: &[NodeFacts], options: &Options<'_>
             format!("the source is Redis {}.{}.{}: replication from before 2.8 (no PSYNC) is not supported", v.0, v.1, v.2),
         )),
         Some((v, valkey)) => out.push(Finding::pass("source.version", format!("source is {}", version_text(v, valkey)))),
+        None if options.source_file => out.push(Finding::alarm("source.version", "the file does not say which server wrote it (no redis-ver field): the target's version is not compared with it")),
         None => out.push(Finding::alarm("source.version", "the source's version is unknown (INFO server hides it)")),
     }
     // Valkey 7.2 continues Redis 7.2; later Valkey versions are newer than
@@ -245,7 +272,8 @@ pub fn judge(sources: &[NodeFacts], targets: &[NodeFacts], options: &Options<'_>
         })
         .collect();
     let mapped: BTreeSet<u64> = used.iter().map(|db| options.db_map.target(*db)).collect();
-    if options.target_layout == Layout::Cluster && mapped.iter().any(|db| *db != 0) {
+    let single_db = options.target_layout == Layout::Cluster || options.target_proxy;
+    if single_db && mapped.iter().any(|db| *db != 0) {
         let maps: Vec<String> = used
             .iter()
             .filter(|db| options.db_map.target(**db) != 0)
@@ -254,8 +282,9 @@ pub fn judge(sources: &[NodeFacts], targets: &[NodeFacts], options: &Options<'_>
         out.push(Finding::fail(
             "databases",
             format!(
-                "the source uses databases {} but a cluster has only database 0: map them ({}), which merges their keys",
+                "the source uses databases {} but a {} has only database 0: map them ({}), which merges their keys",
                 join(&used),
+                if options.target_proxy { "proxy" } else { "cluster" },
                 maps.join(" ")
             ),
         ));
@@ -291,7 +320,12 @@ pub fn judge(sources: &[NodeFacts], targets: &[NodeFacts], options: &Options<'_>
     // Memory.
     let source_memory: u64 = sources.iter().map(|n| n.used_memory).sum();
     let limits: Vec<u64> = targets.iter().map(|n| n.maxmemory).collect();
-    if limits.contains(&0) {
+    if options.target_proxy && targets.iter().all(|n| n.version.is_none()) {
+        out.push(Finding::alarm(
+            "target.memory",
+            "the proxy does not tell its backends' memory: make sure they have room for the source's data",
+        ));
+    } else if limits.contains(&0) {
         out.push(Finding::pass(
             "target.memory",
             "the target has no maxmemory limit",
@@ -326,6 +360,7 @@ pub fn judge(sources: &[NodeFacts], targets: &[NodeFacts], options: &Options<'_>
                     size.saturating_mul(2)
                 ),
             )),
+            (Some((key, size)), _) if options.source_file => out.push(Finding::pass("source.big-keys", format!("{}: the biggest key is \"{}\" ({size} bytes in the file)", n.addr, key.escape_ascii()))),
             (Some((key, size)), _) => out.push(Finding::pass("source.big-keys", format!("{}: the biggest key sampled is \"{}\" ({size} bytes)", n.addr, key.escape_ascii()))),
             (None, _) => out.push(Finding::pass("source.big-keys", format!("{}: no key sampled", n.addr))),
         }
@@ -344,7 +379,11 @@ pub fn judge(sources: &[NodeFacts], targets: &[NodeFacts], options: &Options<'_>
     }
 
     // Standard to cluster: multi-key commands in use.
-    if options.source_layout != Layout::Cluster && options.target_layout == Layout::Cluster {
+    // A file has no command statistics.
+    if !options.source_file
+        && options.source_layout != Layout::Cluster
+        && options.target_layout == Layout::Cluster
+    {
         let mut used: BTreeSet<&str> = BTreeSet::new();
         for n in &sources {
             for (name, calls) in &n.commandstats {
@@ -406,6 +445,28 @@ pub fn judge(sources: &[NodeFacts], targets: &[NodeFacts], options: &Options<'_>
     out
 }
 
+fn replication_right(sources: &[&NodeFacts], options: &Options<'_>, out: &mut Vec<Finding>) {
+    let refused: Vec<String> = sources
+        .iter()
+        .filter_map(|n| Some(format!("{}: {}", n.addr, n.replication_refused.as_ref()?)))
+        .collect();
+    if refused.is_empty() {
+        out.push(Finding::pass(
+            "source.replication-right",
+            "the source user may replicate (REPLCONF accepted)",
+        ));
+    } else {
+        let user = options.source_user.as_deref().unwrap_or("default");
+        out.push(Finding::fail(
+            "source.replication-right",
+            format!(
+                "the source refuses replication to user {user:?} ({}): grant it with ACL SETUSER {user} +psync +sync +replconf, or use another user",
+                refused.join("; ")
+            ),
+        ));
+    }
+}
+
 fn join(dbs: &BTreeSet<u64>) -> String {
     dbs.iter()
         .map(u64::to_string)
@@ -444,6 +505,8 @@ mod tests {
             db_map,
             on_conflict: OnConflict::Fail,
             source_user: None,
+            source_file: false,
+            target_proxy: false,
         }
     }
 

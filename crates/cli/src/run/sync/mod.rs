@@ -17,8 +17,11 @@ pub(crate) mod shard;
 pub(crate) mod source;
 pub(crate) mod status;
 
-use crate::args::{OnBreakArg, OnConflict, Progress, SourcePrefer, SyncArgs, WriteModeArg};
+use crate::args::{
+    OnBreakArg, OnConflict, Progress, SourcePrefer, SyncArgs, TargetKindArg, WriteModeArg,
+};
 use crate::error::CliError;
+use crate::run::check;
 use crate::run::common::{
     ConflictGuard, DbMap, FAILURES_SHOWN, conflict, connect_target, now_ms, plan_mode,
     print_failures, require_empty, say,
@@ -44,8 +47,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
-/// How often the applier confirms offsets and publishes the status.
-const TICK: Duration = Duration::from_millis(10);
+/// Keys of the source sampled for big keys by the checks before a sync.
+const CHECK_SAMPLE_KEYS: u64 = 10_000;
+/// How often the applier looks whether the writes of its barrier are
+/// answered, while some await it (the barrier itself costs no round trip).
+const TICK: Duration = Duration::from_millis(2);
 /// How often the status is published.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// Errors and warnings kept for the status.
@@ -73,6 +79,7 @@ pub fn run(args: &SyncArgs) -> Result<(), CliError> {
     )
     .map_err(CliError::Usage)?;
     let db_map = DbMap::new(&args.db_map, target.db)?;
+    check::validate_skips(&args.skip_check)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -189,6 +196,30 @@ async fn sync(
             let _ = stop_tx.send(true);
         });
     }
+    let prefer = match args.source_prefer {
+        SourcePrefer::Replica => Prefer::Replica,
+        SourcePrefer::Master => Prefer::Master,
+    };
+    // The checks of `ferry check`, before anything else.
+    let target_auth = SourceAuth {
+        user: target.user.clone(),
+        password: target_password.clone(),
+    };
+    let plan = check::Plan {
+        source: check::SourceSpec::Live {
+            addr: source.addr(),
+            nodes: &args.source_nodes,
+            auth: &auth,
+            prefer,
+            sample_keys: CHECK_SAMPLE_KEYS,
+        },
+        target: target.addr(),
+        target_auth: &target_auth,
+        target_proxy: args.target_kind == TargetKindArg::Proxy,
+        db_map,
+        on_conflict: args.on_conflict,
+    };
+    check::preflight(&plan, &args.skip_check).await?;
     let sink = connect_target(
         target,
         target_password,
@@ -198,10 +229,6 @@ async fn sync(
     .await?;
     let kind = sink.kind();
     let (mode, caps) = plan_mode(&sink, WriteModeArg::Auto)?;
-    let prefer = match args.source_prefer {
-        SourcePrefer::Replica => Prefer::Replica,
-        SourcePrefer::Master => Prefer::Master,
-    };
     let (layout, nodes) =
         source::discover(&source.addr(), &args.source_nodes, &auth, prefer).await?;
     match layout {
@@ -228,15 +255,10 @@ async fn sync(
     )
     .map_err(|e| CliError::Check(format!("source COMMAND: {e}")))?;
 
-    // Checks before anything is written.
-    if kind != TargetKind::Standalone {
-        for node in &nodes {
-            let info = source::info(&node.addr, &auth, "keyspace").await?;
-            let dbs = ferry_sink::keyspace(&info).map(|(db, _)| db);
-            db_map.check_db0(dbs, kind, "the source", "")?;
-        }
+    // Keys may have come since the check.
+    if !check::skipped(&args.skip_check, "target.empty") {
+        require_empty(&sink, args.on_conflict).await?;
     }
-    require_empty(&sink, args.on_conflict).await?;
 
     let board = Arc::new(Board::default());
     if let Some(addr) = args.status_addr {
@@ -349,6 +371,7 @@ enum Step {
     Stop,
     Event(Result<Option<(u32, Event)>, ferry_replica::SpoolError>),
     Tick,
+    Idle,
     Reader(Result<Result<(), CliError>, tokio::task::JoinError>),
 }
 
@@ -361,13 +384,24 @@ impl Applier<'_> {
     ) -> Result<(), CliError> {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        // Events handled since the spool last ran dry: their writes may sit
+        // in partial batches.
+        let mut queued = false;
         loop {
+            // A barrier to watch, or offsets it has not covered yet.
+            let waiting = self.barrier.is_some() || self.offsets_moved();
             let step = tokio::select! {
+                biased;
                 _ = stop.changed() => Step::Stop,
                 popped = spool.pop() => Step::Event(popped),
-                _ = tick.tick() => Step::Tick,
+                // The spool has nothing ready: send what is queued now
+                // rather than wait for a batch to fill or for the tick, so
+                // a quiet stream is applied without added delay.
+                () = std::future::ready(()), if queued => Step::Idle,
+                _ = tick.tick(), if waiting => Step::Tick,
                 Some(joined) = readers.join_next() => Step::Reader(joined),
             };
+            queued = matches!(step, Step::Event(Ok(Some(_))));
             match step {
                 Step::Stop => {
                     say(format_args!(
@@ -405,6 +439,10 @@ impl Applier<'_> {
                     return Err(CliError::Check(format!("a source reader failed: {e}")));
                 }
                 Step::Tick => self.confirm().await?,
+                Step::Idle => {
+                    self.sink.send_queued().await.map_err(CliError::Target)?;
+                    self.confirm().await?;
+                }
             }
         }
     }
@@ -426,13 +464,21 @@ impl Applier<'_> {
                 None => return Ok(()),
             }
         }
-        let offsets: Vec<u64> = self.shards.iter().map(|s| s.applied).collect();
-        if offsets != self.barrier_offsets {
+        if self.offsets_moved() {
+            let offsets: Vec<u64> = self.shards.iter().map(|s| s.applied).collect();
             let barrier = self.sink.barrier().await.map_err(CliError::Target)?;
             self.barrier_offsets.clone_from(&offsets);
             self.barrier = Some((barrier, offsets));
         }
         Ok(())
+    }
+
+    /// Whether some shard applied past the offsets of the last barrier.
+    fn offsets_moved(&self) -> bool {
+        self.shards
+            .iter()
+            .zip(&self.barrier_offsets)
+            .any(|(shard, at)| shard.applied != *at)
     }
 
     async fn handle(&mut self, i: usize, event: Event) -> Result<(), CliError> {
@@ -803,13 +849,19 @@ fn build_status(
             let received = st.received.load(Ordering::Acquire);
             let applied = st.confirmed.load(Ordering::Acquire);
             let lag_bytes = source_offset.max(received).saturating_sub(applied);
+            // Caught up: the target confirmed everything received and
+            // everything the source had at its last reading (a source
+            // never read yet may hold more).
             let phase = match st.phase() {
-                Phase::Incremental if source_offset > 0 && applied >= source_offset => {
+                Phase::Incremental
+                    if st.source_read.load(Ordering::Acquire)
+                        && applied >= source_offset
+                        && applied >= received =>
+                {
                     Phase::CaughtUp
                 }
                 phase => phase,
             };
-            let caught_up = phase == Phase::CaughtUp;
             let total = st.snapshot_total.load(Ordering::Relaxed);
             ShardStatus {
                 source: st.node.addr.clone(),
@@ -819,8 +871,8 @@ fn build_status(
                 source_offset,
                 received_offset: received,
                 applied_offset: applied,
-                lag_bytes: if caught_up { 0 } else { lag_bytes },
-                lag_seconds: if caught_up { 0.0 } else { st.lag_seconds() },
+                lag_bytes,
+                lag_seconds: st.lag_seconds(),
                 snapshot_bytes: st.snapshot_bytes.load(Ordering::Relaxed),
                 snapshot_total: (total != u64::MAX).then_some(total),
                 reconnects: st.reconnects.load(Ordering::Relaxed),
@@ -942,5 +994,72 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::sync::source::SourceNode;
+
+    fn shard(source: Option<u64>, received: u64, confirmed: u64) -> Arc<ShardState> {
+        let st = ShardState::new(SourceNode {
+            addr: "127.0.0.1:1".into(),
+            master: None,
+        });
+        st.set_phase(Phase::Incremental);
+        if let Some(offset) = source {
+            st.source_offset.store(offset, Ordering::Release);
+            st.source_read.store(true, Ordering::Release);
+        }
+        st.received.store(received, Ordering::Release);
+        st.confirm(confirmed);
+        Arc::new(st)
+    }
+
+    fn status(st: Arc<ShardState>) -> ShardStatus {
+        let status = build_status(
+            &[st],
+            &Live::default(),
+            &Report::default(),
+            SpoolStats::default(),
+            "t",
+            Instant::now(),
+        );
+        status
+            .shards
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("one shard in, none out"))
+    }
+
+    #[test]
+    fn bytes_received_but_unconfirmed_are_lag_not_caught_up() {
+        // The source's last reading is older than what arrived since.
+        let s = status(shard(Some(100), 150, 100));
+        assert_eq!(s.phase, Phase::Incremental);
+        assert_eq!(s.lag_bytes, 50);
+    }
+
+    #[test]
+    fn everything_confirmed_is_caught_up_with_no_lag() {
+        let s = status(shard(Some(150), 150, 150));
+        assert_eq!(s.phase, Phase::CaughtUp);
+        assert_eq!(s.lag_bytes, 0);
+        assert!(s.lag_seconds.abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn a_new_source_at_offset_zero_is_caught_up_once_read() {
+        assert_eq!(status(shard(Some(0), 0, 0)).phase, Phase::CaughtUp);
+        // Not read yet: it may hold more than what was received.
+        assert_eq!(status(shard(None, 0, 0)).phase, Phase::Incremental);
+    }
+
+    #[test]
+    fn the_source_ahead_of_what_arrived_is_lag() {
+        let s = status(shard(Some(300), 200, 200));
+        assert_eq!(s.phase, Phase::Incremental);
+        assert_eq!(s.lag_bytes, 100);
     }
 }

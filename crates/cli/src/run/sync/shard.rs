@@ -16,6 +16,13 @@ use tokio::time::MissedTickBehavior;
 
 /// How often what was applied is acknowledged to the source.
 const ACK_INTERVAL: Duration = Duration::from_secs(1);
+/// After a snapshot, how often the source is acknowledged until its stream
+/// starts, and for how long at most: after a diskless transfer the source
+/// sends the stream only once acknowledged, and an acknowledgement that
+/// arrives before it noticed the end of its transfer is not counted. Writes
+/// pile up in its buffer for Ferry meanwhile.
+const EARLY_ACK_INTERVAL: Duration = Duration::from_millis(100);
+const EARLY_ACK_FOR: Duration = Duration::from_secs(5);
 /// How often the source's own offset is read.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Arrival times kept for the lag in seconds (one per millisecond at most).
@@ -60,6 +67,8 @@ pub struct ShardState {
     pub confirmed: AtomicU64,
     /// The source's `master_repl_offset` at its last reading.
     pub source_offset: AtomicU64,
+    /// Whether `source_offset` was read at all (a new source's offset is 0).
+    pub source_read: AtomicBool,
     /// Snapshot bytes received (of the current snapshot).
     pub snapshot_bytes: AtomicU64,
     /// Its announced length, `u64::MAX` when unknown (diskless).
@@ -87,6 +96,7 @@ impl ShardState {
             received: AtomicU64::new(0),
             confirmed: AtomicU64::new(0),
             source_offset: AtomicU64::new(0),
+            source_read: AtomicBool::new(false),
             snapshot_bytes: AtomicU64::new(0),
             snapshot_total: AtomicU64::new(u64::MAX),
             reconnects: AtomicU64::new(0),
@@ -308,6 +318,8 @@ async fn session(
     let mut progressed = false;
     let mut tick = tokio::time::interval(ACK_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // Set from the end of a snapshot until the first command.
+    let mut early_acks_until: Option<Instant> = None;
     let push = |event: Event| async move {
         spool
             .push(index, event)
@@ -323,6 +335,16 @@ async fn session(
                     if let Err(e) = replica.ack(confirmed).await {
                         return broke(true, e.to_string(), progressed);
                     }
+                }
+                continue;
+            }
+            () = tokio::time::sleep(EARLY_ACK_INTERVAL), if early_acks_until.is_some() => {
+                if early_acks_until.is_some_and(|until| Instant::now() >= until) {
+                    early_acks_until = None;
+                }
+                let confirmed = state.confirmed.load(Ordering::Acquire);
+                if let Err(e) = replica.ack(confirmed).await {
+                    return broke(true, e.to_string(), progressed);
                 }
                 continue;
             }
@@ -388,8 +410,11 @@ async fn session(
                     .snapshot_bytes
                     .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             }
-            Event::SnapshotEnd => {}
-            Event::Command { offset, .. } => state.note_arrival(*offset),
+            Event::SnapshotEnd => early_acks_until = Some(Instant::now() + EARLY_ACK_FOR),
+            Event::Command { offset, .. } => {
+                early_acks_until = None;
+                state.note_arrival(*offset);
+            }
         }
         push(event).await?;
     }
@@ -419,6 +444,7 @@ pub async fn poll_source_offset(
             .and_then(|o| o.trim().parse::<u64>().ok())
         {
             state.source_offset.store(offset, Ordering::Release);
+            state.source_read.store(true, Ordering::Release);
         }
     }
 }
