@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command: formatting, lints, then every test of the workspace.
+# The one test command: formatting, lints, every test of the workspace, then
+# scripts/demo (the README's first command) with the binary the tests built.
 #
 # Integration tests start real redis-server processes on free 127.0.0.1 ports
 # (ferry-testkit), so redis-server and redis-cli must be installed. Set
@@ -45,6 +46,8 @@ step scripts/install-servers.sh
 step cargo fmt --all --check
 step cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step cargo test --workspace --all-features --locked
+# The README's first command, with the binary the tests just built.
+step env FERRY=target/debug/ferry scripts/demo
 # The fuzz crate is outside the workspace; keep it building on stable.
 step cargo fmt --manifest-path fuzz/Cargo.toml --check
 step cargo check --manifest-path fuzz/Cargo.toml --locked
