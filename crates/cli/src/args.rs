@@ -98,9 +98,12 @@ databases (a cluster has only db 0), an empty target, the target's maxmemory aga
 source's used memory, big keys against the source's replica output buffer limit, a master \
 whose replicas could be synced from instead, multi-key commands that a cluster target needs \
 in one slot, and modules.\n\n\
-Each line gives the check's id, its level (pass, alarm, fail) and what to do.\n\n\
+Each line gives the check's id, its level (pass, alarm, fail) and what to do. With \
+--source-file, the source is an RDB file (before `ferry restore`). `ferry sync` and `ferry \
+restore` run the same checks first and stop on a failure unless --skip-check ID names it.\n\n\
 Examples:\n  ferry check --source 10.0.0.4:6379 --target 10.0.1.9:7000\n  \
-ferry check --source 10.0.0.4:6379 --target 10.0.1.9:6379 --format json",
+ferry check --source 10.0.0.4:6379 --target 10.0.1.9:6379 --format json\n  \
+ferry check --source-file dump.rdb --target 10.0.1.9:6379",
         after_help = "Exit status:\n  0  nothing failed (alarms allowed)\n  1  a check failed\n  2  usage error"
     )]
     Check(CheckArgs),
