@@ -190,6 +190,14 @@ fn hash_field_ttls_of_redis_7_4_fail_into_7_0_and_valkey_into_6_2_alarms() {
     assert_eq!(status, 1, "{found:?}");
     assert_eq!(level(&found, "target.version"), "fail");
     assert!(message(&found, "target.version").contains("hash fields with TTLs"));
+    // Without field TTLs, an older target is only an alarm.
+    // (HPERSIST leaves the key counted in `subexpiry` until Redis looks at
+    // it again: write the hash anew instead.)
+    source.cmd(&["DEL", "h"]).unwrap();
+    source.cmd(&["HSET", "h", "f", "v", "g", "w"]).unwrap();
+    let (status, found) = check(&source.addr(), &target.addr(), &[]);
+    assert_eq!(status, 0, "{found:?}");
+    assert_eq!(level(&found, "target.version"), "alarm");
 
     let valkey = RedisServer::start_version(ServerKind::Valkey91).unwrap();
     valkey.cmd(&["XADD", "s", "*", "a", "1"]).unwrap();
@@ -197,6 +205,11 @@ fn hash_field_ttls_of_redis_7_4_fail_into_7_0_and_valkey_into_6_2_alarms() {
     let (status, found) = check(&valkey.addr(), &old.addr(), &[]);
     assert_eq!(status, 0, "{found:?}");
     assert_eq!(level(&found, "target.version"), "alarm");
+    // A Valkey 9 target clears it.
+    let same = RedisServer::start_version(ServerKind::Valkey91).unwrap();
+    let (status, found) = check(&valkey.addr(), &same.addr(), &[]);
+    assert_eq!(status, 0, "{found:?}");
+    assert_eq!(level(&found, "target.version"), "pass");
 }
 
 /// Redis Stack's server with RedisJSON loaded.
