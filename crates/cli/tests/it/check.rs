@@ -17,12 +17,17 @@ fn check(source: &str, target: &str, extra: &[&str]) -> (i32, Vec<Value>) {
         .env_remove("FERRY_TARGET_PASSWORD")
         .output()
         .unwrap();
+    findings_of(&out)
+}
+
+/// The exit code and the JSON findings of a `ferry check` run.
+fn findings_of(out: &std::process::Output) -> (i32, Vec<Value>) {
     let findings = String::from_utf8(out.stdout.clone())
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    (code(&out), findings)
+    (code(out), findings)
 }
 
 fn level(findings: &[Value], id: &str) -> String {
@@ -232,12 +237,7 @@ fn check_file(file: &std::path::Path, target: &str) -> (i32, Vec<Value>) {
         .env_remove("FERRY_TARGET_PASSWORD")
         .output()
         .unwrap();
-    let findings = String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (code(&out), findings)
+    findings_of(&out)
 }
 
 #[test]
