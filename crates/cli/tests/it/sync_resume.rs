@@ -39,7 +39,10 @@ fn status_reports_phases_offsets_and_metrics_until_caught_up() {
             sync.status()
                 .is_some_and(|st| st["phase"] == "incremental" || st["phase"] == "caught-up")
         });
-        std::thread::sleep(Duration::from_secs(1));
+        wait_for("commands applied", &sync, || {
+            sync.status()
+                .is_some_and(|st| st["commands_applied"].as_u64() > Some(0))
+        });
         let running = sync.status().unwrap();
         assert!(running["commands_applied"].as_u64() > Some(0), "{running}");
         assert!(w.stop() > 10);
@@ -308,6 +311,7 @@ fn a_slow_target_does_not_make_a_strict_source_drop_the_replica() {
         "--spool-memory-mb",
         "1",
     ]);
+    // The snapshot first, so that the write below goes through the stream.
     wait_for("the stream", &sync, || {
         sync.status().is_some_and(|s| s["phase"] == "caught-up")
     });
