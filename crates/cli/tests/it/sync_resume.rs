@@ -91,7 +91,9 @@ fn a_cut_connection_is_continued_where_it_stopped_and_nothing_is_lost() {
         });
         for round in 1..=2u64 {
             std::thread::sleep(Duration::from_millis(700));
-            assert_eq!(relay.cut(), 1, "round {round}");
+            // The replica's connection, and at times the short one that
+            // reads the source's offset twice a second.
+            assert!(relay.cut() >= 1, "round {round}");
             wait_for("the reconnection", &sync, || {
                 shard_u64(&sync, "reconnects") >= round
             });
