@@ -230,7 +230,8 @@ pub struct SyncArgs {
     pub spool_disk_mb: u64,
 
     /// Serve GET /status (JSON) and GET /metrics (Prometheus) here, e.g.
-    /// 127.0.0.1:9121.
+    /// 127.0.0.1:9121. Port 0 takes a free port; the address is printed
+    /// ("status: http://...").
     #[arg(long, value_name = "HOST:PORT")]
     pub status_addr: Option<std::net::SocketAddr>,
 

@@ -139,6 +139,30 @@ fn an_unknown_skip_check_is_a_usage_error() {
 }
 
 #[test]
+fn a_taken_status_address_is_reported_before_anything_is_checked() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    // Nothing listens at the source or the target: the status address is
+    // what must be named.
+    let out = crate::support::run(&[
+        "sync",
+        "--source",
+        "127.0.0.1:1",
+        "--target",
+        "127.0.0.1:2",
+        "--status-addr",
+        &addr,
+    ]);
+    assert_eq!(crate::support::code(&out), 2);
+    let err = crate::support::stderr(&out);
+    assert!(
+        err.contains(&format!("--status-addr {addr}: cannot listen there")),
+        "{err}"
+    );
+    assert!(!err.contains("check:"), "{err}");
+}
+
+#[test]
 fn a_flushall_on_the_source_stops_the_sync_without_allow_flush() {
     let source = RedisServer::start().unwrap();
     source.cmd(&["SET", "a", "1"]).unwrap();

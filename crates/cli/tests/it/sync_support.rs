@@ -3,13 +3,13 @@
 //! `caught-up`.
 
 use crate::support::{ChildGuard, ferry};
-use ferry_testkit::{RedisCluster, RedisServer, free_port};
+use ferry_testkit::{RedisCluster, RedisServer};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Converging may take this long once the writer stops.
@@ -19,22 +19,24 @@ pub const CATCH_UP: Duration = Duration::from_secs(60);
 pub struct Running {
     pub child: ChildGuard,
     log: std::path::PathBuf,
-    pub status_addr: String,
+    /// The status endpoint's address, once ferry printed it.
+    status_addr: OnceLock<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Running {
-    /// Starts `ferry sync ARGS --status-addr 127.0.0.1:<free>`.
+    /// Starts `ferry sync ARGS --status-addr 127.0.0.1:0`: ferry takes a
+    /// free port itself and prints it, so no other process can take it
+    /// between a test choosing it and ferry listening.
     pub fn start(args: &[&str]) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("sync.log");
         let file = std::fs::File::create(&log).unwrap();
-        let status_addr = format!("127.0.0.1:{}", free_port().unwrap());
         let work = dir.path().join("work");
         let child = ferry()
             .arg("sync")
             .args(args)
-            .args(["--status-interval", "1", "--status-addr", &status_addr])
+            .args(["--status-interval", "1", "--status-addr", "127.0.0.1:0"])
             .arg("--work-dir")
             .arg(&work)
             .env_remove("FERRY_SOURCE_PASSWORD")
@@ -47,7 +49,7 @@ impl Running {
         Running {
             child: ChildGuard(child),
             log,
-            status_addr,
+            status_addr: OnceLock::new(),
             _dir: dir,
         }
     }
@@ -72,10 +74,21 @@ impl Running {
         self.exit()
     }
 
+    /// Where the status endpoint listens, once ferry printed it.
+    fn status_addr(&self) -> Option<&str> {
+        if let Some(addr) = self.status_addr.get() {
+            return Some(addr);
+        }
+        let log = self.log();
+        let (_, rest) = log.split_once("status: http://")?;
+        let (addr, _) = rest.split_once("/status")?;
+        Some(self.status_addr.get_or_init(|| addr.to_owned()))
+    }
+
     /// `GET path` on the status endpoint: the body, or None while it does
     /// not answer.
     pub fn get(&self, path: &str) -> Option<String> {
-        let mut stream = TcpStream::connect(&self.status_addr).ok()?;
+        let mut stream = TcpStream::connect(self.status_addr()?).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
         let mut response = String::new();

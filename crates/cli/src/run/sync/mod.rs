@@ -196,6 +196,18 @@ async fn sync(
             let _ = stop_tx.send(true);
         });
     }
+    // Listening first: a taken address is reported before anything is
+    // checked, and none of our own connections can take the port. The
+    // status says `connecting` while the checks run.
+    let board = Arc::new(Board::default());
+    if let Some(addr) = args.status_addr {
+        let bound = status::serve(addr, board.clone()).await.map_err(|e| {
+            CliError::Usage(format!("--status-addr {addr}: cannot listen there: {e}"))
+        })?;
+        say(format_args!(
+            "status: http://{bound}/status (JSON), http://{bound}/metrics (Prometheus)"
+        ));
+    }
     let prefer = match args.source_prefer {
         SourcePrefer::Replica => Prefer::Replica,
         SourcePrefer::Master => Prefer::Master,
@@ -260,15 +272,6 @@ async fn sync(
         require_empty(&sink, args.on_conflict).await?;
     }
 
-    let board = Arc::new(Board::default());
-    if let Some(addr) = args.status_addr {
-        let bound = status::serve(addr, board.clone()).await.map_err(|e| {
-            CliError::Usage(format!("--status-addr {addr}: cannot listen there: {e}"))
-        })?;
-        say(format_args!(
-            "status: http://{bound}/status (JSON), http://{bound}/metrics (Prometheus)"
-        ));
-    }
     let work_dir = args
         .work_dir
         .clone()
